@@ -12,6 +12,7 @@ Blocking API, same names::
 
 from __future__ import annotations
 
+from pgstatkit import stats
 from pgstatkit._version import __version__
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
@@ -36,4 +37,5 @@ __all__ = [
     "TransactionStateError",
     "UnsafeQueryError",
     "__version__",
+    "stats",
 ]

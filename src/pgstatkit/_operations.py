@@ -1,0 +1,238 @@
+"""The monitoring operations, as sans-I/O :class:`~pgstatkit._protocol.Operation` objects.
+
+Each function validates its arguments (raising
+:class:`~pgstatkit.errors.InvalidArgumentError` before anything reaches the server) and
+returns an operation whose steps choose the SQL for the server at hand and parse the
+rows. :mod:`pgstatkit.stats` and :mod:`pgstatkit.sync.stats` run them on a driver.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from collections.abc import Sequence
+
+from pgstatkit import _sql, _validate
+from pgstatkit._columns import projection
+from pgstatkit._parse import parse_plan, parse_rows
+from pgstatkit._protocol import Context, Operation, Query, Steps
+from pgstatkit._scan import scan
+from pgstatkit.errors import InvalidArgumentError
+from pgstatkit.models import (
+    DatabaseStatistics,
+    IndexUsage,
+    QueryPlan,
+    QueryStat,
+    TableStatistics,
+)
+
+__all__ = [
+    "TABLE_ORDERS",
+    "database_statistics",
+    "index_usage",
+    "queries_with_low_cache_hit",
+    "query_plan",
+    "reset_query_statistics",
+    "slow_queries",
+    "table_statistics",
+    "top_queries_by_total_time",
+]
+
+TABLE_ORDERS: dict[str, str] = {
+    "seq_tup_read": "t.seq_tup_read DESC, t.seq_scan DESC",
+    "seq_scan": "t.seq_scan DESC, t.seq_tup_read DESC",
+    "total_size": "total_size_bytes DESC",
+    "dead_tuples": "t.n_dead_tup DESC",
+    "name": "t.schemaname, t.relname",
+}
+"""Orderings :func:`table_statistics` accepts, and the fixed SQL each stands for."""
+
+
+def _statements_query(
+    block: str, ctx: Context, params: tuple[object, ...], every_db: bool
+) -> Query:
+    version, schema = ctx.require_pg_stat_statements()
+    sql = _sql.render(
+        _sql.load("statements.sql", block),
+        statements=projection(version, schema, all_databases=every_db),
+    )
+    return Query(sql, params)
+
+
+def _query_stats(
+    name: str, params: tuple[object, ...], all_databases: object, timeout_ms: object
+) -> Operation[list[QueryStat]]:
+    every_db = _validate.flag(all_databases, "all_databases")
+
+    def steps(ctx: Context) -> Steps[list[QueryStat]]:
+        result = yield _statements_query(name, ctx, params, every_db)
+        return parse_rows(QueryStat, result)
+
+    return Operation(name, steps, _validate.timeout_ms(timeout_ms))
+
+
+def slow_queries(
+    *,
+    min_duration_ms: object = 1000.0,
+    limit: object = 20,
+    all_databases: object = False,
+    timeout_ms: object = None,
+) -> Operation[list[QueryStat]]:
+    """Statements whose mean execution time is at least ``min_duration_ms``, slowest first."""
+    params = (_validate.duration_ms(min_duration_ms, "min_duration_ms"), _validate.limit(limit))
+    return _query_stats("slow_queries", params, all_databases, timeout_ms)
+
+
+def top_queries_by_total_time(
+    *, limit: object = 20, all_databases: object = False, timeout_ms: object = None
+) -> Operation[list[QueryStat]]:
+    """Statements with the highest total execution time first."""
+    params = (_validate.limit(limit),)
+    return _query_stats("top_queries_by_total_time", params, all_databases, timeout_ms)
+
+
+def queries_with_low_cache_hit(
+    *,
+    max_cache_hit_ratio: object = 0.9,
+    limit: object = 20,
+    all_databases: object = False,
+    timeout_ms: object = None,
+) -> Operation[list[QueryStat]]:
+    """Statements that touched shared blocks with a hit ratio <= the maximum, worst first."""
+    params = (
+        _validate.ratio(max_cache_hit_ratio, "max_cache_hit_ratio"),
+        _validate.limit(limit),
+    )
+    return _query_stats("queries_with_low_cache_hit", params, all_databases, timeout_ms)
+
+
+def database_statistics(*, timeout_ms: object = None) -> Operation[DatabaseStatistics]:
+    """Statistics of the current database."""
+
+    def steps(ctx: Context) -> Steps[DatabaseStatistics]:
+        result = yield Query(_sql.load("catalog.sql", "database_statistics"))
+        return parse_rows(DatabaseStatistics, result)[0]
+
+    return Operation("database_statistics", steps, _validate.timeout_ms(timeout_ms))
+
+
+def table_statistics(
+    *, limit: object = 50, order_by: object = "seq_tup_read", timeout_ms: object = None
+) -> Operation[list[TableStatistics]]:
+    """User tables with scans, tuples, maintenance times, sizes and heap cache hits."""
+    params = (_validate.limit(limit),)
+    order = TABLE_ORDERS[_validate.choice(order_by, "order_by", TABLE_ORDERS)]
+    sql = _sql.render(
+        _sql.load("catalog.sql", "table_statistics"),
+        order_by=f'{order}, schema, "table"',
+    )
+
+    def steps(ctx: Context) -> Steps[list[TableStatistics]]:
+        result = yield Query(sql, params)
+        return parse_rows(TableStatistics, result)
+
+    return Operation("table_statistics", steps, _validate.timeout_ms(timeout_ms))
+
+
+def index_usage(*, limit: object = 50, timeout_ms: object = None) -> Operation[list[IndexUsage]]:
+    """User indexes, unused ones first, then the least scanned and largest."""
+    params = (_validate.limit(limit),)
+
+    def steps(ctx: Context) -> Steps[list[IndexUsage]]:
+        result = yield Query(_sql.load("catalog.sql", "index_usage"), params)
+        return parse_rows(IndexUsage, result)
+
+    return Operation("index_usage", steps, _validate.timeout_ms(timeout_ms))
+
+
+def _plan_params(params: object, placeholders: int) -> tuple[object, ...] | None:
+    if params is None:
+        return None
+    if isinstance(params, str | bytes) or not isinstance(params, Sequence):
+        raise InvalidArgumentError(
+            f"params must be a list or tuple of values for $1..$n, got {type(params).__name__}"
+        )
+    if len(params) != placeholders:
+        raise InvalidArgumentError(
+            f"the query has {placeholders} placeholder(s) ($1..${placeholders}) "
+            f"but {len(params)} param(s) were given"
+        )
+    return tuple(params)
+
+
+def query_plan(
+    query: object, *, analyze: object = False, params: object = None, timeout_ms: object = None
+) -> Operation[QueryPlan]:
+    """``EXPLAIN (FORMAT JSON)`` of one statement; see :func:`pgstatkit.stats.query_plan`."""
+    if not isinstance(query, str):
+        raise InvalidArgumentError(f"query must be a str, got {type(query).__name__}")
+    analyzed = _validate.flag(analyze, "analyze")
+    timeout = _validate.timeout_ms(timeout_ms)
+    scanned = scan(query)
+    values = _plan_params(params, scanned.max_placeholder)
+    generic = scanned.max_placeholder > 0 and values is None
+    if generic and analyzed:
+        raise InvalidArgumentError(
+            "EXPLAIN ANALYZE runs the statement, so its placeholders "
+            f"$1..${scanned.max_placeholder} need values: pass params=[...], "
+            "or analyze=False for a generic plan"
+        )
+
+    def steps(ctx: Context) -> Steps[QueryPlan]:
+        if not generic:
+            options = "FORMAT JSON, ANALYZE, BUFFERS" if analyzed else "FORMAT JSON"
+            result = yield Query(f"EXPLAIN ({options}) {scanned.text}", values or ())
+            return parse_plan(scanned.text, result, analyzed=analyzed, generic=False)
+        # A plan without parameter values: PREPARE, then EXPLAIN EXECUTE with NULLs under
+        # plan_cache_mode = force_generic_plan -- the plan EXPLAIN (GENERIC_PLAN) gives on
+        # PostgreSQL 16+, on every version and through the extended query protocol.
+        # PREPARE outlives a rollback, so DEALLOCATE always runs.
+        name = f"pgstatkit_plan_{secrets.token_hex(8)}"
+        nulls = ", ".join(["NULL"] * scanned.max_placeholder)
+        yield Query("SAVEPOINT pgstatkit_plan")
+        yield Query(f"PREPARE {name} AS {scanned.text}")
+        try:
+            yield Query(
+                "SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)"
+            )
+            result = yield Query(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})")
+        except Exception:
+            yield Query("ROLLBACK TO SAVEPOINT pgstatkit_plan")
+            yield Query(f"DEALLOCATE {name}")
+            raise
+        yield Query(f"DEALLOCATE {name}")
+        return parse_plan(scanned.text, result, analyzed=False, generic=True)
+
+    return Operation(
+        "query_plan",
+        steps,
+        timeout,
+        read_only=not analyzed,
+        commit=False,
+        pin_search_path=False,
+    )
+
+
+def reset_query_statistics(
+    *, queryid: object = None, timeout_ms: object = None
+) -> Operation[_dt.datetime | None]:
+    """``pg_stat_statements_reset()``: every entry, or those of one ``queryid``."""
+    qid = _validate.queryid(queryid)
+
+    def steps(ctx: Context) -> Steps[_dt.datetime | None]:
+        version, schema = ctx.require_pg_stat_statements()
+        block = "reset_all" if qid is None else "reset_query"
+        if version >= (1, 11):
+            block += "_1_11"
+        sql = _sql.render(_sql.load("statements.sql", block), schema=_sql.quote_ident(schema))
+        result = yield Query(sql, () if qid is None else (qid,))
+        value = result.rows[0][0] if result.rows else None
+        return value if isinstance(value, _dt.datetime) else None
+
+    return Operation(
+        "reset_query_statistics",
+        steps,
+        _validate.timeout_ms(timeout_ms),
+        read_only=False,
+        commit=True,
+    )

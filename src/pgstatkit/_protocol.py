@@ -1,0 +1,201 @@
+"""The sans-I/O contract between pgstatkit's core and its driver adapters.
+
+An :class:`Operation` is what a public function asks for: how to guard the session
+(read-only or not, commit or roll back, the statement timeout) and a generator of
+steps. The generator yields :class:`Query` objects and receives a :class:`Result` for
+each; a driver error raised by a step is thrown into the generator, so the core can
+clean up (``DEALLOCATE``) before it propagates. The generator's return value is the
+public function's result. Adapters (``pgstatkit/adapters``) run queries and return
+rows; they never build models or choose SQL. The loop that drives an operation lives
+in :mod:`pgstatkit._run`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pgstatkit import _sql
+from pgstatkit._columns import MIN_VERSION, Version, parse_version
+from pgstatkit.errors import (
+    ExtensionNotInstalledError,
+    ExtensionNotLoadedError,
+    ExtensionTooOldError,
+    InsufficientPrivilegeError,
+    PgStatKitError,
+    StatementTimeoutError,
+    TransactionStateError,
+)
+
+__all__ = [
+    "Context",
+    "Operation",
+    "Query",
+    "Result",
+    "Steps",
+    "TxState",
+    "restore_query",
+    "setup_query",
+    "translate_error",
+]
+
+T = TypeVar("T")
+
+SAVEPOINT = "pgstatkit_guard"
+PINNED_SEARCH_PATH = "pg_catalog, pg_temp"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One statement for an adapter to run: SQL with ``$1``-style placeholders and values.
+
+    Adapters always send it with the extended query protocol (so the server refuses a
+    second statement) and must not keep it as a server-side prepared statement beyond
+    the driver's own statement cache.
+    """
+
+    sql: str
+    params: tuple[object, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Rows of one statement: the column names and the rows as tuples, in order."""
+
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[object]]
+
+
+class TxState(enum.Enum):
+    """Transaction state of the caller's connection, as the adapter sees it."""
+
+    IDLE = "idle"
+    IN_TRANSACTION = "in transaction"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the guard's setup statement learned about the server, for the steps."""
+
+    server_version_num: int
+    pgss_version: Version | None
+    pgss_schema: str | None
+
+    def require_pg_stat_statements(self) -> tuple[Version, str]:
+        """The extension version and schema, or the error that says how to get them.
+
+        Raises:
+            ExtensionNotInstalledError: not created in the current database.
+            ExtensionTooOldError: older than 1.8.
+        """
+        if self.pgss_version is None or self.pgss_schema is None:
+            raise ExtensionNotInstalledError(
+                "the pg_stat_statements extension is not created in this database: run "
+                "`await pgstatkit.stats.install(conn)` (or `CREATE EXTENSION "
+                "pg_stat_statements;` as a superuser or the database owner)"
+            )
+        if self.pgss_version < MIN_VERSION:
+            found = ".".join(map(str, self.pgss_version))
+            raise ExtensionTooOldError(
+                f"pg_stat_statements {found} is installed; pgstatkit needs 1.8 "
+                "(PostgreSQL 13) or later: run `ALTER EXTENSION pg_stat_statements "
+                "UPDATE;` or upgrade the server"
+            )
+        return self.pgss_version, self.pgss_schema
+
+
+Steps = Generator[Query, Result, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation(Generic[T]):
+    """A monitoring call, ready to run on any adapter.
+
+    ``read_only``: the guard makes the transaction read-only. ``commit``: keep what the
+    steps did (commit, or release the savepoint); otherwise always roll back.
+    ``pin_search_path``: resolve unqualified names in ``pg_catalog`` only, so objects
+    in the caller's schemas can never shadow the ones pgstatkit means.
+    """
+
+    name: str
+    steps: Callable[[Context], Steps[T]]
+    timeout_ms: int
+    read_only: bool = True
+    commit: bool = False
+    pin_search_path: bool = True
+
+
+def setup_query(op: Operation[Any]) -> Query:
+    """The first statement inside the guard: SET LOCAL timeouts, read-only, search_path."""
+    return Query(
+        _sql.load("session.sql", "setup"),
+        (
+            f"{op.timeout_ms}ms",
+            "on" if op.read_only else None,
+            PINNED_SEARCH_PATH if op.pin_search_path else None,
+        ),
+    )
+
+
+def parse_setup(result: Result) -> tuple[Context, tuple[str, str]]:
+    """The :class:`Context` and the caller's previous (statement_timeout, search_path)."""
+    row = dict(zip(result.columns, result.rows[0], strict=True))
+    version = row["pgss_version"]
+    context = Context(
+        server_version_num=int(str(row["server_version_num"])),
+        pgss_version=parse_version(str(version)) if version is not None else None,
+        pgss_schema=str(row["pgss_schema"]) if row["pgss_schema"] is not None else None,
+    )
+    return context, (str(row["prev_statement_timeout"]), str(row["prev_search_path"]))
+
+
+def restore_query(previous: tuple[str, str]) -> Query:
+    """Put back the caller's settings after a committed savepoint."""
+    return Query(_sql.load("session.sql", "restore"), previous)
+
+
+_LOADED_FIX = (
+    "pg_stat_statements is not loaded: add it to shared_preload_libraries and restart "
+    "the server, e.g. `ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';` "
+    "(keep any libraries already listed) or `shared_preload_libraries = "
+    "'pg_stat_statements'` in postgresql.conf; run `pgstatkit doctor` to check the setup"
+)
+
+
+def translate_error(sqlstate: str | None, message: str, op_name: str) -> PgStatKitError | None:
+    """The pgstatkit error for a server error, or None to let the driver's error through.
+
+    ``sqlstate`` is the five-character SQLSTATE of the driver's exception, if any.
+    """
+    lowered = message.lower()
+    if "pg_stat_statements must be loaded via" in lowered or (
+        sqlstate == "55000" and "shared_preload_libraries" in lowered
+    ):
+        return ExtensionNotLoadedError(_LOADED_FIX)
+    if sqlstate == "57014" and "statement timeout" in lowered:
+        return StatementTimeoutError(
+            f"{op_name} ran past its statement timeout and was cancelled by the server; "
+            "pass a larger timeout_ms if the server is just busy"
+        )
+    if sqlstate == "25P02":
+        return TransactionStateError(
+            "the connection is in a failed transaction (an earlier statement failed); "
+            "roll it back before calling pgstatkit"
+        )
+    if sqlstate == "42501":
+        if "pg_stat_statements_reset" in lowered:
+            hint = (
+                "reset needs a superuser or `GRANT EXECUTE ON FUNCTION "
+                "pg_stat_statements_reset(oid, oid, bigint) TO <role>;` "
+                "(PostgreSQL 17+: pg_stat_statements_reset(oid, oid, bigint, boolean))"
+            )
+        else:
+            hint = (
+                "grant the role what it needs, e.g. `GRANT pg_read_all_stats TO <role>;` "
+                "to read other users' statistics"
+            )
+        return InsufficientPrivilegeError(f"{op_name}: permission denied ({message}); {hint}")
+    return None

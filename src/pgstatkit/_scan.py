@@ -1,0 +1,193 @@
+"""A small PostgreSQL lexer: enough to tell statements apart, never to parse them.
+
+Used by :func:`pgstatkit.stats.query_plan` to refuse, before anything runs, input that
+holds more than one statement or a statement ``EXPLAIN`` cannot take, and to find
+``$n`` placeholders (normalized texts from ``pg_stat_statements``). It knows string
+constants (``'...'``, ``E'...'`` with backslash escapes, dollar quotes ``$tag$...$tag$``),
+quoted identifiers, ``--`` and nested ``/* */`` comments. It assumes
+``standard_conforming_strings = on`` (the default since PostgreSQL 9.1); the server
+is the second line of defence, since pgstatkit sends the statement with the extended
+query protocol, which refuses more than one command.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pgstatkit.errors import UnsafeQueryError
+
+__all__ = ["EXPLAINABLE", "Scanned", "scan"]
+
+EXPLAINABLE = frozenset(
+    {"SELECT", "WITH", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE"}
+)
+"""First keywords of statements pgstatkit will explain (what PREPARE accepts)."""
+
+_IDENT_START = re.compile(r"[A-Za-z_\u0080-\U0010ffff]")
+_IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]")
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
+_PARAM = re.compile(r"\$([0-9]+)")
+_WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """What :func:`scan` found in one statement.
+
+    ``text`` is the statement without a trailing semicolon or surrounding whitespace;
+    ``max_placeholder`` the highest ``$n`` (0 when there is none); ``keyword`` the
+    first keyword, upper-cased.
+    """
+
+    text: str
+    max_placeholder: int
+    keyword: str
+
+
+def _skip_quoted(sql: str, i: int, quote: str, backslash: bool) -> int:
+    """Index just past the constant or identifier opening at ``sql[i] == quote``."""
+    n = len(sql)
+    i += 1
+    while i < n:
+        ch = sql[i]
+        if backslash and ch == "\\":
+            i += 2
+            continue
+        if ch == quote:
+            if i + 1 < n and sql[i + 1] == quote:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    kind = "quoted identifier" if quote == '"' else "string constant"
+    raise UnsafeQueryError(f"unterminated {kind}: the statement is incomplete")
+
+
+def _skip_block_comment(sql: str, i: int) -> int:
+    depth = 0
+    n = len(sql)
+    while i < n:
+        if sql.startswith("/*", i):
+            depth += 1
+            i += 2
+        elif sql.startswith("*/", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    raise UnsafeQueryError("unterminated /* comment: the statement is incomplete")
+
+
+def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
+    """Statement spans (start, end) with code in them, and the $n numbers seen."""
+    spans: list[tuple[int, int]] = []
+    params: list[int] = []
+    n = len(sql)
+    i = 0
+    start = 0
+    has_code = False
+    while i < n:
+        ch = sql[i]
+        prev_is_ident = i > 0 and _IDENT_CHAR.match(sql[i - 1]) is not None
+        if ch.isspace():
+            i += 1
+            continue
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+            continue
+        if sql.startswith("/*", i):
+            i = _skip_block_comment(sql, i)
+            continue
+        if ch == ";":
+            if has_code:
+                spans.append((start, i))
+            start = i + 1
+            has_code = False
+            i += 1
+            continue
+        has_code = True
+        if ch == "'":
+            escaped = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _IDENT_CHAR.match(sql[i - 2]))
+            i = _skip_quoted(sql, i, "'", backslash=escaped)
+        elif ch == '"':
+            i = _skip_quoted(sql, i, '"', backslash=False)
+        elif ch == "$" and not prev_is_ident:
+            param = _PARAM.match(sql, i)
+            if param:
+                params.append(int(param.group(1)))
+                i = param.end()
+                continue
+            tag = _DOLLAR_TAG.match(sql, i)
+            if tag is None:
+                i += 1
+                continue
+            close = sql.find(tag.group(0), tag.end())
+            if close < 0:
+                raise UnsafeQueryError(
+                    "unterminated dollar-quoted string: the statement is incomplete"
+                )
+            i = close + len(tag.group(0))
+        elif _IDENT_START.match(ch):
+            word = _WORD.match(sql, i)
+            assert word is not None
+            i = word.end()
+        else:
+            i += 1
+    if has_code:
+        spans.append((start, n))
+    return spans, params
+
+
+def _first_keyword(text: str) -> str:
+    i = 0
+    n = len(text)
+    while i < n:
+        if text[i].isspace() or text[i] == "(":
+            i += 1
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif text.startswith("/*", i):
+            i = _skip_block_comment(text, i)
+        else:
+            break
+    word = _WORD.match(text, i)
+    return word.group(0).upper() if word else ""
+
+
+def scan(sql: str) -> Scanned:
+    """Check that ``sql`` is exactly one statement EXPLAIN can take; describe it.
+
+    A single trailing semicolon and comments are allowed.
+
+    Raises:
+        UnsafeQueryError: empty input, an unterminated constant or comment, more than
+            one statement, an ``EXPLAIN`` already in the text, or a statement that is
+            not one of :data:`EXPLAINABLE`.
+    """
+    spans, params = _split(sql)
+    if not spans:
+        raise UnsafeQueryError("the query is empty: pass one SQL statement to explain")
+    if len(spans) > 1:
+        raise UnsafeQueryError(
+            f"the query holds {len(spans)} statements; query_plan explains exactly one "
+            "and ran nothing"
+        )
+    start, end = spans[0]
+    text = sql[start:end].strip()
+    keyword = _first_keyword(text)
+    if keyword == "EXPLAIN":
+        raise UnsafeQueryError(
+            "pass the statement without EXPLAIN: query_plan adds EXPLAIN itself "
+            "(use analyze=True for EXPLAIN ANALYZE)"
+        )
+    if keyword not in EXPLAINABLE:
+        allowed = ", ".join(sorted(EXPLAINABLE))
+        raise UnsafeQueryError(
+            f"query_plan explains only {allowed} statements, got {keyword or sql[:20]!r}"
+        )
+    return Scanned(text=text, max_placeholder=max(params, default=0), keyword=keyword)

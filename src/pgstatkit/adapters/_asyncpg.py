@@ -1,0 +1,82 @@
+"""asyncpg adapter: ``Connection``, pooled connections, and ``Pool``.
+
+Transactions are opened with plain ``BEGIN`` / ``SAVEPOINT`` statements (asyncpg's
+``Transaction`` leaves a rolled-back savepoint open); asyncpg always uses the extended
+query protocol for ``fetch``, so the server refuses more than one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from pgstatkit._protocol import SAVEPOINT, Query, Result, TxState
+from pgstatkit.adapters._base import AsyncSession, sqlstate_of
+
+__all__ = ["AsyncpgSession", "open_session"]
+
+
+class AsyncpgSession:
+    """A session over one asyncpg connection (or pool connection proxy)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def tx_state(self) -> TxState:
+        # asyncpg does not tell a failed transaction apart; the server's 25P02 does.
+        if self._conn.is_in_transaction():
+            return TxState.IN_TRANSACTION
+        return TxState.IDLE
+
+    @asynccontextmanager
+    async def guard(self, *, commit: bool) -> AsyncIterator[None]:
+        nested = self._conn.is_in_transaction()
+        await self._conn.execute(f"SAVEPOINT {SAVEPOINT}" if nested else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            await self._rollback(nested)
+            raise
+        if not commit:
+            await self._rollback(nested)
+        else:
+            await self._conn.execute(f"RELEASE SAVEPOINT {SAVEPOINT}" if nested else "COMMIT")
+
+    async def _rollback(self, nested: bool) -> None:
+        if nested:
+            await self._conn.execute(
+                f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
+            )
+        else:
+            await self._conn.execute("ROLLBACK")
+
+    async def fetch(self, query: Query) -> Result:
+        records = await self._conn.fetch(query.sql, *query.params)
+        columns = tuple(records[0].keys()) if records else ()
+        return Result(columns, records)
+
+    def sqlstate(self, exc: BaseException) -> str | None:
+        return sqlstate_of(exc)
+
+
+@asynccontextmanager
+async def _from_pool(pool: Any) -> AsyncIterator[AsyncSession]:
+    async with pool.acquire() as conn:
+        yield AsyncpgSession(conn)
+
+
+@asynccontextmanager
+async def _from_connection(conn: Any) -> AsyncIterator[AsyncSession]:
+    yield AsyncpgSession(conn)
+
+
+def open_session(source: Any) -> AbstractAsyncContextManager[AsyncSession]:
+    """A session over an asyncpg connection, or over a connection acquired from a pool."""
+    import asyncpg
+
+    if isinstance(source, asyncpg.Pool):
+        return _from_pool(source)
+    return _from_connection(source)

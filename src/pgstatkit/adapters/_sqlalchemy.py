@@ -1,0 +1,135 @@
+"""SQLAlchemy adapter: connections, sessions and engines, async and sync.
+
+pgstatkit runs on the driver connection underneath SQLAlchemy (asyncpg or psycopg 3),
+through that driver's adapter, and leaves it in the state it found it in, so
+SQLAlchemy's own bookkeeping stays right:
+
+- a ``Connection`` / ``AsyncConnection``: its driver connection (a savepoint if a
+  transaction is open);
+- a ``Session`` / ``AsyncSession`` inside a transaction: the session's connection;
+  outside one: a fresh connection from the session's engine (the session is not
+  touched, so it does not autobegin);
+- an ``Engine`` / ``AsyncEngine``: a connection from the engine's pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from pgstatkit.adapters._base import AsyncSession as AsyncAdapterSession
+from pgstatkit.adapters._base import SyncSession
+
+__all__ = ["open_async", "open_sync"]
+
+_DRIVERS = "SQLAlchemy must use the asyncpg or psycopg (3) driver"
+
+
+def _unsupported(driver_connection: object) -> TypeError:
+    kind = type(driver_connection)
+    return TypeError(f"{_DRIVERS}, got a {kind.__module__}.{kind.__qualname__} connection")
+
+
+def _async_driver_session(driver_connection: Any) -> AsyncAdapterSession:
+    module = type(driver_connection).__module__.partition(".")[0]
+    if module == "asyncpg":
+        from pgstatkit.adapters._asyncpg import AsyncpgSession
+
+        return AsyncpgSession(driver_connection)
+    if module == "psycopg":
+        from pgstatkit.adapters._psycopg import PsycopgAsyncSession
+
+        return PsycopgAsyncSession(driver_connection)
+    raise _unsupported(driver_connection)
+
+
+def _sync_driver_session(driver_connection: Any) -> SyncSession:
+    module = type(driver_connection).__module__.partition(".")[0]
+    if module == "psycopg":
+        from pgstatkit.adapters._psycopg import PsycopgSyncSession
+
+        return PsycopgSyncSession(driver_connection)
+    raise _unsupported(driver_connection)
+
+
+async def _on_async_connection(conn: AsyncConnection) -> AsyncAdapterSession:
+    raw = await conn.get_raw_connection()
+    return _async_driver_session(raw.driver_connection)
+
+
+@asynccontextmanager
+async def _async_connection(conn: AsyncConnection) -> AsyncIterator[AsyncAdapterSession]:
+    yield await _on_async_connection(conn)
+
+
+@asynccontextmanager
+async def _async_engine(engine: AsyncEngine) -> AsyncIterator[AsyncAdapterSession]:
+    async with engine.connect() as conn:
+        yield await _on_async_connection(conn)
+
+
+@asynccontextmanager
+async def _async_session(session: AsyncSession) -> AsyncIterator[AsyncAdapterSession]:
+    if session.in_transaction():
+        yield await _on_async_connection(await session.connection())
+        return
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine):
+        sync_bind = session.sync_session.get_bind()
+        bind = AsyncEngine(sync_bind if isinstance(sync_bind, Engine) else sync_bind.engine)
+    async with _async_engine(bind) as adapter_session:
+        yield adapter_session
+
+
+def _on_connection(conn: Connection) -> SyncSession:
+    return _sync_driver_session(conn.connection.driver_connection)
+
+
+@contextmanager
+def _connection(conn: Connection) -> Iterator[SyncSession]:
+    yield _on_connection(conn)
+
+
+@contextmanager
+def _engine(engine: Engine) -> Iterator[SyncSession]:
+    with engine.connect() as conn:
+        yield _on_connection(conn)
+
+
+@contextmanager
+def _session(session: Session) -> Iterator[SyncSession]:
+    if session.in_transaction():
+        yield _on_connection(session.connection())
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _engine(engine) as adapter_session:
+        yield adapter_session
+
+
+def open_async(source: Any) -> AbstractAsyncContextManager[AsyncAdapterSession]:
+    """A session over an ``AsyncConnection``, ``AsyncSession`` or ``AsyncEngine``."""
+    if isinstance(source, AsyncConnection):
+        return _async_connection(source)
+    if isinstance(source, AsyncSession):
+        return _async_session(source)
+    return _async_engine(source)
+
+
+def open_sync(source: Any) -> AbstractContextManager[SyncSession]:
+    """A session over a ``Connection``, ``Session`` or ``Engine``."""
+    if isinstance(source, Connection):
+        return _connection(source)
+    if isinstance(source, Session):
+        return _session(source)
+    return _engine(source)

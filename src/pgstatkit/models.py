@@ -1,0 +1,266 @@
+"""Typed results of the pgstatkit monitoring functions.
+
+Every result is a frozen, slotted dataclass. Units are in the field names: ``_ms``
+milliseconds, ``_bytes`` bytes, ``_ratio`` a fraction from 0 to 1, ``_blks`` a count of
+blocks (``block_size``, normally 8 KiB). One model serves every supported PostgreSQL
+and ``pg_stat_statements`` version; a value the version does not have is ``None``,
+never a made-up zero. ``to_dict()`` gives a JSON-ready dict (timestamps as ISO 8601
+strings).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+__all__ = [
+    "DatabaseStatistics",
+    "IndexUsage",
+    "QueryPlan",
+    "QueryStat",
+    "TableStatistics",
+]
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, _dt.datetime | _dt.date):
+        return value.isoformat()
+    return value
+
+
+class _Model:
+    __slots__ = ()
+    _FIELD_NAMES: ClassVar[tuple[str, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (datetimes become ISO 8601 strings)."""
+        return {name: _json_value(getattr(self, name)) for name in type(self)._FIELD_NAMES}
+
+
+def _register(cls: type[_Model]) -> None:
+    cls._FIELD_NAMES = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryStat(_Model):
+    """One ``pg_stat_statements`` entry: a normalized statement for one user and database.
+
+    Times are milliseconds, counts are since the entry was created or last reset.
+    ``query`` and ``queryid`` are ``None`` for another user's statement when the
+    current role may not read it (grant ``pg_read_all_stats`` to fix that).
+
+    Version notes (``pg_stat_statements`` extension version, PostgreSQL version):
+    ``toplevel`` 1.9+ (PG 14); ``temp_blk_*_time_ms`` and the ``jit_*`` fields 1.10+
+    (PG 15); ``local_blk_*_time_ms``, ``jit_deform_*``, ``stats_since`` and
+    ``minmax_stats_since`` 1.11+ (PG 17); ``wal_buffers_full`` and
+    ``parallel_workers_*`` 1.12+ (PG 18). Before 1.11 ``shared_blk_*_time_ms`` is the
+    view's ``blk_*_time``, which also counts local blocks. Block I/O times are 0
+    unless ``track_io_timing`` is on; plan times are 0 unless
+    ``pg_stat_statements.track_planning`` is on.
+    """
+
+    queryid: int | None
+    query: str | None
+    toplevel: bool | None
+    calls: int
+    rows: int
+    total_exec_time_ms: float
+    mean_exec_time_ms: float
+    min_exec_time_ms: float
+    max_exec_time_ms: float
+    stddev_exec_time_ms: float
+    plans: int
+    total_plan_time_ms: float
+    mean_plan_time_ms: float
+    min_plan_time_ms: float
+    max_plan_time_ms: float
+    stddev_plan_time_ms: float
+    shared_blks_hit: int
+    shared_blks_read: int
+    shared_blks_dirtied: int
+    shared_blks_written: int
+    local_blks_hit: int
+    local_blks_read: int
+    local_blks_dirtied: int
+    local_blks_written: int
+    temp_blks_read: int
+    temp_blks_written: int
+    shared_blk_read_time_ms: float
+    shared_blk_write_time_ms: float
+    local_blk_read_time_ms: float | None
+    local_blk_write_time_ms: float | None
+    temp_blk_read_time_ms: float | None
+    temp_blk_write_time_ms: float | None
+    wal_records: int
+    wal_fpi: int
+    wal_bytes: int
+    wal_buffers_full: int | None
+    jit_functions: int | None
+    jit_generation_time_ms: float | None
+    jit_inlining_count: int | None
+    jit_inlining_time_ms: float | None
+    jit_optimization_count: int | None
+    jit_optimization_time_ms: float | None
+    jit_emission_count: int | None
+    jit_emission_time_ms: float | None
+    jit_deform_count: int | None
+    jit_deform_time_ms: float | None
+    parallel_workers_to_launch: int | None
+    parallel_workers_launched: int | None
+    stats_since: _dt.datetime | None
+    minmax_stats_since: _dt.datetime | None
+    database: str | None
+    """Database name; ``None`` if the database was dropped since."""
+    username: str | None
+    """Role name; ``None`` if the role was dropped since."""
+    cache_hit_ratio: float | None
+    """Shared blocks hit / (hit + read), 0..1; ``None`` when no block was touched."""
+    percent_of_total_time: float | None
+    """Share (0..100, a percentage) of the total execution time of all top-level
+    statements in scope (the current database, or all of them); ``None`` when that
+    total is 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseStatistics(_Model):
+    """Cumulative statistics of the current database (``pg_stat_database``).
+
+    Counters are since ``stats_reset``. ``session_time_ms`` through
+    ``sessions_killed`` exist from PostgreSQL 14; ``parallel_workers_*`` from 18.
+    ``checksum_failures`` is ``None`` when data checksums are off.
+    """
+
+    database: str
+    size_bytes: int
+    backends: int
+    commits: int
+    rollbacks: int
+    blks_read: int
+    blks_hit: int
+    cache_hit_ratio: float | None
+    """blks_hit / (blks_hit + blks_read), 0..1; ``None`` before any block access."""
+    tup_returned: int
+    tup_fetched: int
+    tup_inserted: int
+    tup_updated: int
+    tup_deleted: int
+    conflicts: int
+    temp_files: int
+    temp_bytes: int
+    deadlocks: int
+    checksum_failures: int | None
+    blk_read_time_ms: float
+    blk_write_time_ms: float
+    session_time_ms: float | None
+    active_time_ms: float | None
+    idle_in_transaction_time_ms: float | None
+    sessions: int | None
+    sessions_abandoned: int | None
+    sessions_fatal: int | None
+    sessions_killed: int | None
+    parallel_workers_to_launch: int | None
+    parallel_workers_launched: int | None
+    stats_reset: _dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TableStatistics(_Model):
+    """Access, maintenance and size statistics of one user table.
+
+    From ``pg_stat_user_tables`` and ``pg_statio_user_tables``. ``idx_scan`` and
+    ``idx_tup_fetch`` are ``None`` for a table without indexes; ``last_seq_scan`` and
+    ``last_idx_scan`` exist from PostgreSQL 16.
+    """
+
+    schema: str
+    table: str
+    seq_scan: int
+    seq_tup_read: int
+    idx_scan: int | None
+    idx_tup_fetch: int | None
+    n_tup_ins: int
+    n_tup_upd: int
+    n_tup_del: int
+    n_tup_hot_upd: int
+    n_live_tup: int
+    n_dead_tup: int
+    dead_tuple_ratio: float | None
+    """n_dead_tup / (n_live_tup + n_dead_tup), 0..1; ``None`` for an empty table."""
+    n_mod_since_analyze: int
+    n_ins_since_vacuum: int
+    last_vacuum: _dt.datetime | None
+    last_autovacuum: _dt.datetime | None
+    last_analyze: _dt.datetime | None
+    last_autoanalyze: _dt.datetime | None
+    vacuum_count: int
+    autovacuum_count: int
+    analyze_count: int
+    autoanalyze_count: int
+    last_seq_scan: _dt.datetime | None
+    last_idx_scan: _dt.datetime | None
+    total_size_bytes: int
+    """Heap, TOAST and indexes."""
+    table_size_bytes: int
+    """Main heap fork only."""
+    indexes_size_bytes: int
+    heap_blks_read: int | None
+    heap_blks_hit: int | None
+    cache_hit_ratio: float | None
+    """Heap blocks hit / (hit + read), 0..1; ``None`` before any heap block access."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexUsage(_Model):
+    """Usage and size of one user index (``pg_stat_user_indexes``).
+
+    ``unused`` is true for an index never scanned since statistics were reset that
+    backs no unique, primary-key or exclusion constraint: a candidate to drop (check
+    replicas and the age of ``stats_reset`` first). ``last_idx_scan`` exists from
+    PostgreSQL 16.
+    """
+
+    schema: str
+    table: str
+    index: str
+    idx_scan: int
+    idx_tup_read: int
+    idx_tup_fetch: int
+    size_bytes: int
+    is_unique: bool
+    is_primary: bool
+    unused: bool
+    last_idx_scan: _dt.datetime | None
+    definition: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan(_Model):
+    """The plan of one statement, from ``EXPLAIN (FORMAT JSON)``.
+
+    ``plan`` is PostgreSQL's JSON document for the statement (the object holding
+    ``"Plan"``, and with ``analyze`` also ``"Planning Time"``, ``"Execution Time"``).
+    Costs are in the planner's arbitrary units. ``generic`` is true when the plan was
+    made without parameter values (a normalized ``$1`` statement). With ``analyze``,
+    ``execution_time_ms``, ``planning_time_ms``, ``actual_rows`` and the shared-buffer
+    counts of the whole plan are filled in; otherwise they are ``None``.
+    """
+
+    query: str
+    plan: dict[str, Any] = field(hash=False)
+    total_cost: float
+    startup_cost: float
+    plan_rows: float
+    node_type: str
+    analyzed: bool
+    generic: bool
+    planning_time_ms: float | None
+    execution_time_ms: float | None
+    actual_rows: float | None
+    shared_blks_hit: int | None
+    shared_blks_read: int | None
+
+
+for _cls in (QueryStat, DatabaseStatistics, TableStatistics, IndexUsage, QueryPlan):
+    _register(_cls)
+del _cls

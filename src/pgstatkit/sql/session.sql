@@ -1,0 +1,36 @@
+-- Session guard: run first inside pgstatkit's own transaction or savepoint.
+-- Parameters: $1 statement_timeout (text, e.g. '5000ms'), $2 'on' to make the
+-- transaction read-only or NULL to leave it, $3 search_path to pin or NULL to leave it.
+-- Every setting is SET LOCAL (set_config(..., true)): it ends with the transaction or
+-- savepoint, so the caller's session settings are never touched. The previous values
+-- are returned so a committed savepoint can put them back. The inner query carries
+-- OFFSET 0 so it is evaluated (and the old values read) before set_config runs.
+-- It also reports what the operations need to know about the server.
+
+-- name: setup
+SELECT prev.statement_timeout AS prev_statement_timeout,
+       prev.search_path AS prev_search_path,
+       prev.server_version_num,
+       prev.pgss_version,
+       prev.pgss_schema,
+       pg_catalog.set_config('statement_timeout', $1, true) AS statement_timeout,
+       CASE WHEN $2::text IS NOT NULL
+            THEN pg_catalog.set_config('transaction_read_only', $2::text, true) END AS read_only,
+       CASE WHEN $3::text IS NOT NULL
+            THEN pg_catalog.set_config('search_path', $3::text, true) END AS search_path
+FROM (
+    SELECT pg_catalog.current_setting('statement_timeout') AS statement_timeout,
+           pg_catalog.current_setting('search_path') AS search_path,
+           pg_catalog.current_setting('server_version_num')::int4 AS server_version_num,
+           e.extversion AS pgss_version,
+           n.nspname AS pgss_schema
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
+    LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+    OFFSET 0
+) AS prev;
+
+-- name: restore
+-- After a committed savepoint: put back the values the caller had.
+SELECT pg_catalog.set_config('statement_timeout', $1, true),
+       pg_catalog.set_config('search_path', $2, true);

@@ -1,0 +1,46 @@
+-- Queries over pg_stat_statements.
+-- {{statements}} is replaced by pgstatkit with a normalized projection of the
+-- pg_stat_statements view for the extension version installed in the database
+-- (pgstatkit/_columns.py): every column has the name and unit of the matching
+-- pgstatkit.models.QueryStat field, and a column the version lacks is a typed NULL.
+-- The projection already computes cache_hit_ratio and percent_of_total_time.
+-- Only that generated, quoted text is substituted: values are always bound as $n.
+
+-- name: slow_queries
+-- $1 min mean execution time in ms, $2 row limit.
+SELECT s.*
+FROM {{statements}} AS s
+WHERE s.mean_exec_time_ms >= $1
+ORDER BY s.mean_exec_time_ms DESC, s.calls DESC
+LIMIT $2;
+
+-- name: top_queries_by_total_time
+-- $1 row limit.
+SELECT s.*
+FROM {{statements}} AS s
+ORDER BY s.total_exec_time_ms DESC, s.calls DESC
+LIMIT $1;
+
+-- name: queries_with_low_cache_hit
+-- $1 max cache hit ratio (0..1), $2 row limit. Only statements that touched blocks.
+SELECT s.*
+FROM {{statements}} AS s
+WHERE s.cache_hit_ratio IS NOT NULL
+  AND s.cache_hit_ratio <= $1
+ORDER BY s.cache_hit_ratio ASC, s.shared_blks_read DESC
+LIMIT $2;
+
+-- name: reset_all
+SELECT NULL::timestamptz AS stats_reset
+FROM (SELECT {{schema}}.pg_stat_statements_reset()) AS r;
+
+-- name: reset_all_1_11
+SELECT {{schema}}.pg_stat_statements_reset() AS stats_reset;
+
+-- name: reset_query
+-- $1 queryid: every entry with that queryid (any user, any database).
+SELECT NULL::timestamptz AS stats_reset
+FROM (SELECT {{schema}}.pg_stat_statements_reset(0, 0, $1::int8)) AS r;
+
+-- name: reset_query_1_11
+SELECT {{schema}}.pg_stat_statements_reset(0, 0, $1::int8) AS stats_reset;

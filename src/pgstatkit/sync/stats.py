@@ -1,0 +1,228 @@
+"""The blocking monitoring API: ``from pgstatkit.sync import stats``.
+
+Generated from :mod:`pgstatkit.stats` by ``tools/gen_sync.py``: do not edit.
+
+Every function takes ``conn`` first: a psycopg ``Connection`` or ``ConnectionPool``, or
+a SQLAlchemy ``Connection``, ``Session`` or ``Engine`` (psycopg driver). Anything else
+raises ``TypeError``. The async twin, :mod:`pgstatkit.stats`, has the same names and
+keyword arguments.
+
+Every call:
+
+- validates its arguments first (:class:`~pgstatkit.errors.InvalidArgumentError`,
+  nothing sent);
+- runs in its own transaction, or a savepoint inside yours, with ``SET LOCAL``
+  ``statement_timeout`` (``timeout_ms``, default 5000 ms) and, except where noted,
+  read-only and with ``search_path`` pinned to ``pg_catalog``; then rolls back, so your
+  connection's settings and transaction state end as they began;
+- raises :class:`~pgstatkit.errors.StatementTimeoutError` past its timeout,
+  :class:`~pgstatkit.errors.TransactionStateError` on a connection in a failed
+  transaction, :class:`~pgstatkit.errors.InsufficientPrivilegeError` when the role
+  lacks a grant; the functions over ``pg_stat_statements`` also raise
+  :class:`~pgstatkit.errors.ExtensionNotLoadedError` and
+  :class:`~pgstatkit.errors.ExtensionNotInstalledError`. Other driver errors (a lost
+  connection) pass through unchanged.
+
+The functions over ``pg_stat_statements`` look at the current database unless
+``all_databases=True``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+from pgstatkit import _operations as _ops
+from pgstatkit._protocol import Operation
+from pgstatkit._run import run_sync
+from pgstatkit.adapters import open_sync
+from pgstatkit.models import (
+    DatabaseStatistics,
+    IndexUsage,
+    QueryPlan,
+    QueryStat,
+    TableStatistics,
+)
+
+__all__ = [
+    "TableOrder",
+    "database_statistics",
+    "index_usage",
+    "queries_with_low_cache_hit",
+    "query_plan",
+    "reset_query_statistics",
+    "slow_queries",
+    "table_statistics",
+    "top_queries_by_total_time",
+]
+
+T = TypeVar("T")
+
+TableOrder = Literal["seq_tup_read", "seq_scan", "total_size", "dead_tuples", "name"]
+
+
+def _run(conn: Any, op: Operation[T]) -> T:
+    with open_sync(conn) as session:
+        return run_sync(session, op)
+
+
+def slow_queries(
+    conn: Any,
+    *,
+    min_duration_ms: float = 1000.0,
+    limit: int = 20,
+    all_databases: bool = False,
+    timeout_ms: float | None = None,
+) -> list[QueryStat]:
+    """Statements whose mean execution time is at least ``min_duration_ms``, slowest first.
+
+    Args:
+        min_duration_ms: threshold on ``mean_exec_time_ms``, 0 to 86,400,000 (one day).
+        limit: at most this many rows, 1 to 10,000.
+        all_databases: every database, not only the current one.
+        timeout_ms: statement timeout of this call (default 5000 ms).
+    """
+    op = _ops.slow_queries(
+        min_duration_ms=min_duration_ms,
+        limit=limit,
+        all_databases=all_databases,
+        timeout_ms=timeout_ms,
+    )
+    return _run(conn, op)
+
+
+def top_queries_by_total_time(
+    conn: Any, *, limit: int = 20, all_databases: bool = False, timeout_ms: float | None = None
+) -> list[QueryStat]:
+    """Statements with the highest total execution time first (where time goes overall).
+
+    Args:
+        limit: at most this many rows, 1 to 10,000.
+        all_databases: every database, not only the current one.
+        timeout_ms: statement timeout of this call (default 5000 ms).
+    """
+    op = _ops.top_queries_by_total_time(
+        limit=limit, all_databases=all_databases, timeout_ms=timeout_ms
+    )
+    return _run(conn, op)
+
+
+def queries_with_low_cache_hit(
+    conn: Any,
+    *,
+    max_cache_hit_ratio: float = 0.9,
+    limit: int = 20,
+    all_databases: bool = False,
+    timeout_ms: float | None = None,
+) -> list[QueryStat]:
+    """Statements that read shared blocks with ``cache_hit_ratio <= max_cache_hit_ratio``.
+
+    Worst ratio first, then most blocks read. Statements that touched no shared block
+    have no ratio and are left out.
+
+    Args:
+        max_cache_hit_ratio: a fraction from 0 to 1 (0.9 means 90%).
+        limit: at most this many rows, 1 to 10,000.
+        all_databases: every database, not only the current one.
+        timeout_ms: statement timeout of this call (default 5000 ms).
+    """
+    op = _ops.queries_with_low_cache_hit(
+        max_cache_hit_ratio=max_cache_hit_ratio,
+        limit=limit,
+        all_databases=all_databases,
+        timeout_ms=timeout_ms,
+    )
+    return _run(conn, op)
+
+
+def database_statistics(conn: Any, *, timeout_ms: float | None = None) -> DatabaseStatistics:
+    """Size, cache hit ratio, transactions, conflicts and more for the current database.
+
+    Does not need ``pg_stat_statements``.
+    """
+    return _run(conn, _ops.database_statistics(timeout_ms=timeout_ms))
+
+
+def table_statistics(
+    conn: Any,
+    *,
+    limit: int = 50,
+    order_by: TableOrder = "seq_tup_read",
+    timeout_ms: float | None = None,
+) -> list[TableStatistics]:
+    """User tables: scans, tuples, dead tuples, vacuum/analyze times, sizes, heap cache hit.
+
+    Args:
+        limit: at most this many tables, 1 to 10,000.
+        order_by: ``"seq_tup_read"`` (rows read by sequential scans, the default: big
+            tables scanned without an index come first), ``"seq_scan"``,
+            ``"total_size"``, ``"dead_tuples"`` or ``"name"``.
+        timeout_ms: statement timeout of this call (default 5000 ms).
+
+    Does not need ``pg_stat_statements``.
+    """
+    op = _ops.table_statistics(limit=limit, order_by=order_by, timeout_ms=timeout_ms)
+    return _run(conn, op)
+
+
+def index_usage(conn: Any, *, limit: int = 50, timeout_ms: float | None = None) -> list[IndexUsage]:
+    """User indexes with scans, size and an ``unused`` flag; unused ones first.
+
+    Does not need ``pg_stat_statements``.
+    """
+    return _run(conn, _ops.index_usage(limit=limit, timeout_ms=timeout_ms))
+
+
+def query_plan(
+    conn: Any,
+    query: str,
+    *,
+    analyze: bool = False,
+    params: Sequence[object] | None = None,
+    timeout_ms: float | None = None,
+) -> QueryPlan:
+    """The plan of exactly one statement, from ``EXPLAIN (FORMAT JSON)``.
+
+    Safe by construction: input holding more than one statement, or a statement that is
+    not SELECT / WITH / VALUES / TABLE / INSERT / UPDATE / DELETE / MERGE, raises
+    :class:`~pgstatkit.errors.UnsafeQueryError` and runs nothing; the statement is sent
+    with the extended query protocol, so the server refuses a second one too. The
+    statement sees your ``search_path``.
+
+    - ``analyze=False``: nothing is executed; the transaction is read-only.
+    - ``analyze=True``: ``EXPLAIN (ANALYZE, BUFFERS)`` executes the statement inside a
+      transaction (or savepoint) that is always rolled back, so an ``UPDATE`` or
+      ``DELETE`` changes nothing. Effects outside transactions are not undone:
+      sequence increments, and anything a called function does outside the database.
+    - A normalized text from ``pg_stat_statements`` (``$1`` placeholders) without
+      ``params`` gets a generic plan (``QueryPlan.generic``), made with ``PREPARE`` and
+      ``plan_cache_mode = force_generic_plan`` -- the plan ``EXPLAIN (GENERIC_PLAN)``
+      shows on PostgreSQL 16+, on every version. ``analyze=True`` then raises
+      :class:`~pgstatkit.errors.InvalidArgumentError`: pass ``params``.
+
+    Args:
+        query: one SQL statement, with or without a trailing semicolon.
+        analyze: run it and report actual times and buffers.
+        params: values for ``$1..$n``, as many as the highest placeholder.
+        timeout_ms: statement timeout, which also bounds ``analyze`` (default 5000 ms).
+    """
+    op = _ops.query_plan(query, analyze=analyze, params=params, timeout_ms=timeout_ms)
+    return _run(conn, op)
+
+
+def reset_query_statistics(
+    conn: Any, *, queryid: int | None = None, timeout_ms: float | None = None
+) -> _dt.datetime | None:
+    """``pg_stat_statements_reset()``: forget every statement, or one ``queryid``.
+
+    Not read-only: it commits (inside your transaction it releases its savepoint; the
+    reset itself is not transactional). Needs a superuser or ``GRANT EXECUTE`` on
+    ``pg_stat_statements_reset``; otherwise
+    :class:`~pgstatkit.errors.InsufficientPrivilegeError`.
+
+    Returns:
+        The reset time on ``pg_stat_statements`` 1.11+ (PostgreSQL 17+), else ``None``.
+    """
+    op = _ops.reset_query_statistics(queryid=queryid, timeout_ms=timeout_ms)
+    return _run(conn, op)
