@@ -162,11 +162,13 @@ def test_docker_without_engine_is_unavailable() -> None:
     assert docker_id("postgres:16") == "docker-pg16"
     assert docker_id("postgres:16-alpine") == "docker-pg16-alpine"
     assert docker_id("ghcr.io/acme/postgres:13") == "docker-pg13"
-    if (
-        shutil.which("docker")
-        and subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
-    ):
-        pytest.skip("a Docker engine is available")
+    if shutil.which("docker"):
+        try:
+            info = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
+        except subprocess.TimeoutExpired:
+            info = None
+        if info is not None and info.returncode == 0:
+            pytest.skip("a Docker engine is available")
     pool = ServerPool()
     spec = ServerSpec(id="docker-pg16", kind="docker", image="postgres:16")
     with pytest.raises(ServerUnavailableError, match=r"testcontainers|Docker"):
