@@ -1,0 +1,591 @@
+"""The sans-I/O core: error translation, the context, and operations driven by hand.
+
+Nothing here talks to a server: operations are generators of ``Query`` objects, so
+the tests feed them canned ``Result`` objects, and the runners get a fake session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import pytest
+
+from pgstatkit import _operations
+from pgstatkit._parse import ParseError
+from pgstatkit._protocol import (
+    PINNED_SEARCH_PATH,
+    Context,
+    Operation,
+    Query,
+    Result,
+    TxState,
+    parse_setup,
+    restore_query,
+    setup_query,
+    translate_error,
+)
+from pgstatkit._run import run_async, run_sync
+from pgstatkit.errors import (
+    ExtensionNotInstalledError,
+    ExtensionNotLoadedError,
+    ExtensionTooOldError,
+    InsufficientPrivilegeError,
+    PgStatKitError,
+    StatementTimeoutError,
+    TransactionStateError,
+)
+from pgstatkit.models import QueryPlan, QueryStat
+
+T = TypeVar("T")
+
+CTX = Context(server_version_num=170002, pgss_version=(1, 11), pgss_schema="public")
+PLAN_JSON = json.dumps(
+    [
+        {
+            "Plan": {
+                "Node Type": "Index Scan",
+                "Index Name": "t_pkey",
+                "Relation Name": "t",
+                "Startup Cost": 0.15,
+                "Total Cost": 8.17,
+                "Plan Rows": 1,
+                "Plan Width": 36,
+            }
+        }
+    ]
+)
+PLAN_RESULT = Result(("QUERY PLAN",), [(PLAN_JSON,)])
+EMPTY = Result((), [])
+
+# ---- translate_error --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("55000", "pg_stat_statements must be loaded via shared_preload_libraries"),
+        ("55000", 'pg_stat_statements must be loaded via "shared_preload_libraries"'),
+        (None, "pg_stat_statements must be loaded via shared_preload_libraries"),
+        ("XX000", "ERROR: PG_STAT_STATEMENTS MUST BE LOADED VIA shared_preload_libraries"),
+    ],
+)
+def test_not_loaded(sqlstate: str | None, message: str) -> None:
+    error = translate_error(sqlstate, message, "slow_queries")
+    assert isinstance(error, ExtensionNotLoadedError)
+    assert "shared_preload_libraries" in str(error)
+    assert "restart" in str(error)
+    assert "ALTER SYSTEM SET shared_preload_libraries" in str(error)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "canceling statement due to statement timeout",
+        "ERROR:  canceling statement due to Statement Timeout",
+    ],
+)
+def test_statement_timeout(message: str) -> None:
+    error = translate_error("57014", message, "slow_queries")
+    assert isinstance(error, StatementTimeoutError)
+    assert "slow_queries" in str(error)
+    assert "timeout_ms" in str(error)
+
+
+def test_cancel_for_another_reason_passes_through() -> None:
+    assert translate_error("57014", "canceling statement due to user request", "x") is None
+    assert translate_error("57014", "canceling statement due to lock timeout", "x") is None
+
+
+def test_failed_transaction() -> None:
+    error = translate_error(
+        "25P02",
+        "current transaction is aborted, commands ignored until end of transaction block",
+        "index_usage",
+    )
+    assert isinstance(error, TransactionStateError)
+    assert "roll it back" in str(error)
+
+
+def test_privilege_for_reset() -> None:
+    message = "permission denied for function pg_stat_statements_reset"
+    error = translate_error("42501", message, "reset_query_statistics")
+    assert isinstance(error, InsufficientPrivilegeError)
+    text = str(error)
+    assert text.startswith("reset_query_statistics: permission denied")
+    assert message in text
+    assert "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset" in text
+    assert "pg_read_all_stats" not in text
+
+
+def test_privilege_otherwise() -> None:
+    message = "permission denied for view pg_stat_statements"
+    error = translate_error("42501", message, "slow_queries")
+    assert isinstance(error, InsufficientPrivilegeError)
+    assert "GRANT pg_read_all_stats TO" in str(error)
+    assert "pg_stat_statements_reset" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        (None, "connection was closed in the middle of operation"),
+        ("08006", "server closed the connection unexpectedly"),
+        ("42P01", 'relation "pg_stat_statements" does not exist'),
+        ("55000", "object not in prerequisite state"),
+        ("42601", "syntax error at or near 'statement timeout'"),
+        ("40001", "could not serialize access"),
+        (None, ""),
+    ],
+)
+def test_other_errors_pass_through(sqlstate: str | None, message: str) -> None:
+    assert translate_error(sqlstate, message, "op") is None
+
+
+def test_translated_errors_are_pgstatkit_errors() -> None:
+    for sqlstate, message in [
+        ("55000", "pg_stat_statements must be loaded via shared_preload_libraries"),
+        ("57014", "canceling statement due to statement timeout"),
+        ("25P02", "aborted"),
+        ("42501", "permission denied"),
+    ]:
+        assert isinstance(translate_error(sqlstate, message, "op"), PgStatKitError)
+
+
+# ---- Context ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ctx",
+    [
+        Context(170000, None, None),
+        Context(170000, (1, 11), None),
+        Context(170000, None, "public"),
+    ],
+)
+def test_extension_not_installed(ctx: Context) -> None:
+    with pytest.raises(ExtensionNotInstalledError, match=r"install\(") as info:
+        ctx.require_pg_stat_statements()
+    assert "CREATE EXTENSION pg_stat_statements" in str(info.value)
+
+
+@pytest.mark.parametrize("version", [(1, 7), (1, 6), (1, 0)])
+def test_extension_too_old(version: tuple[int, int]) -> None:
+    ctx = Context(130000, version, "public")
+    with pytest.raises(ExtensionTooOldError, match="ALTER EXTENSION pg_stat_statements UPDATE"):
+        ctx.require_pg_stat_statements()
+    with pytest.raises(ExtensionTooOldError, match=f"{version[0]}.{version[1]} is installed"):
+        ctx.require_pg_stat_statements()
+
+
+@pytest.mark.parametrize("version", [(1, 8), (1, 10), (1, 12)])
+def test_extension_ok(version: tuple[int, int]) -> None:
+    assert Context(1, version, "ext").require_pg_stat_statements() == (version, "ext")
+
+
+# ---- setup / restore --------------------------------------------------------------------
+
+SETUP_COLUMNS = (
+    "prev_statement_timeout",
+    "prev_search_path",
+    "server_version_num",
+    "pgss_version",
+    "pgss_schema",
+    "statement_timeout",
+    "read_only",
+    "search_path",
+)
+
+
+def setup_result(version: str | None = "1.11", schema: str | None = "public") -> Result:
+    row = ("0", '"$user", public', 170002, version, schema, "5000ms", "on", PINNED_SEARCH_PATH)
+    return Result(SETUP_COLUMNS, [row])
+
+
+def test_setup_query_parameters() -> None:
+    query = setup_query(_operations.slow_queries(timeout_ms=250))
+    assert query.params == ("250ms", "on", PINNED_SEARCH_PATH)
+    assert "set_config('statement_timeout', $1, true)" in query.sql
+    plan = setup_query(_operations.query_plan("SELECT 1", analyze=True))
+    assert plan.params == ("5000ms", None, None)
+
+
+def test_parse_setup() -> None:
+    context, previous = parse_setup(setup_result("1.10", "monitoring"))
+    assert context == Context(170002, (1, 10), "monitoring")
+    assert previous == ("0", '"$user", public')
+    context, _ = parse_setup(setup_result(None, None))
+    assert context.pgss_version is None
+    assert context.pgss_schema is None
+
+
+def test_restore_query() -> None:
+    query = restore_query(("30s", "app, public"))
+    assert query.params == ("30s", "app, public")
+    assert "set_config('search_path', $2, true)" in query.sql
+
+
+# ---- driving an operation's steps by hand -----------------------------------------------
+
+_PLAN_NAME = re.compile(r"pgstatkit_plan_[0-9a-f]{16}")
+
+
+def _normalized(sql: str) -> str:
+    return _PLAN_NAME.sub("pgstatkit_plan_NAME", sql)
+
+
+def drive(
+    op: Operation[T],
+    ctx: Context,
+    answers: Mapping[str, Result | Exception],
+    default: Result | None = None,
+) -> tuple[list[Query], T | BaseException]:
+    """Feed ``op``'s steps from ``answers`` (normalized SQL -> Result or exception to throw)."""
+    seen: list[Query] = []
+    steps = op.steps(ctx)
+    try:
+        query = next(steps)
+        while True:
+            seen.append(query)
+            answer = answers.get(_normalized(query.sql), default)
+            if answer is None:
+                raise AssertionError(f"unexpected query: {query.sql}")
+            query = steps.throw(answer) if isinstance(answer, Exception) else steps.send(answer)
+    except StopIteration as stop:
+        return seen, stop.value
+    except Exception as exc:  # the exception the steps let out
+        return seen, exc
+
+
+GENERIC_SQL = "SELECT * FROM t WHERE id = $1"
+GENERIC_STEPS = [
+    "SAVEPOINT pgstatkit_plan",
+    f"PREPARE pgstatkit_plan_NAME AS {GENERIC_SQL}",
+    "SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)",
+    "EXPLAIN (FORMAT JSON) EXECUTE pgstatkit_plan_NAME(NULL)",
+    "DEALLOCATE pgstatkit_plan_NAME",
+]
+
+
+def test_generic_plan_steps() -> None:
+    op = _operations.query_plan(GENERIC_SQL + " ;")
+    assert op.read_only
+    assert not op.commit
+    assert not op.pin_search_path
+    answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
+    answers[GENERIC_STEPS[3]] = PLAN_RESULT
+    seen, value = drive(op, CTX, answers)
+    assert [_normalized(q.sql) for q in seen] == GENERIC_STEPS
+    assert all(q.params == () for q in seen)
+    names = {m.group(0) for q in seen for m in _PLAN_NAME.finditer(q.sql)}
+    assert len(names) == 1  # the same statement name throughout
+    assert isinstance(value, QueryPlan)
+    assert value.generic
+    assert not value.analyzed
+    assert value.query == GENERIC_SQL
+    assert value.node_type == "Index Scan"
+
+
+def test_generic_plan_names_are_unique() -> None:
+    names = set()
+    for _ in range(5):
+        op = _operations.query_plan(GENERIC_SQL)
+        steps = op.steps(CTX)
+        next(steps)
+        names.add(steps.send(EMPTY).sql.split()[1])
+        steps.close()
+    assert len(names) == 5
+
+
+def test_generic_plan_placeholders_become_nulls() -> None:
+    op = _operations.query_plan("SELECT $3::int, $1::text")
+    seen, _ = drive(op, CTX, {}, default=PLAN_RESULT)
+    assert (
+        _normalized(seen[3].sql)
+        == "EXPLAIN (FORMAT JSON) EXECUTE pgstatkit_plan_NAME(NULL, NULL, NULL)"
+    )
+
+
+class DriverError(Exception):
+    sqlstate = "57014"
+
+
+def test_generic_plan_cleans_up_when_explain_fails() -> None:
+    op = _operations.query_plan(GENERIC_SQL)
+    failure = DriverError("canceling statement due to statement timeout")
+    answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
+    answers[GENERIC_STEPS[3]] = failure
+    answers["ROLLBACK TO SAVEPOINT pgstatkit_plan"] = EMPTY
+    seen, value = drive(op, CTX, answers)
+    assert [_normalized(q.sql) for q in seen] == [
+        *GENERIC_STEPS[:4],
+        "ROLLBACK TO SAVEPOINT pgstatkit_plan",
+        "DEALLOCATE pgstatkit_plan_NAME",
+    ]
+    assert value is failure
+
+
+def test_generic_plan_cleans_up_when_set_config_fails() -> None:
+    op = _operations.query_plan(GENERIC_SQL)
+    failure = RuntimeError("boom")
+    answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
+    answers[GENERIC_STEPS[2]] = failure
+    answers["ROLLBACK TO SAVEPOINT pgstatkit_plan"] = EMPTY
+    seen, value = drive(op, CTX, answers)
+    assert [_normalized(q.sql) for q in seen][-2:] == [
+        "ROLLBACK TO SAVEPOINT pgstatkit_plan",
+        "DEALLOCATE pgstatkit_plan_NAME",
+    ]
+    assert value is failure
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected_sql", "expected_params"),
+    [
+        ({}, "EXPLAIN (FORMAT JSON) SELECT * FROM t WHERE id = $1", (42,)),
+        (
+            {"analyze": True},
+            "EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) SELECT * FROM t WHERE id = $1",
+            (42,),
+        ),
+    ],
+)
+def test_plan_with_params_is_one_explain(
+    kwargs: dict[str, Any], expected_sql: str, expected_params: tuple[object, ...]
+) -> None:
+    op = _operations.query_plan(GENERIC_SQL, params=[42], **kwargs)
+    seen, value = drive(op, CTX, {expected_sql: PLAN_RESULT})
+    assert seen == [Query(expected_sql, expected_params)]
+    assert isinstance(value, QueryPlan)
+    assert not value.generic
+    assert value.analyzed is bool(kwargs)
+    assert op.read_only is not bool(kwargs)
+
+
+def test_plan_without_placeholders_is_one_explain() -> None:
+    op = _operations.query_plan("  /* why */ SELECT 1;  -- done\n")
+    seen, value = drive(op, CTX, {"EXPLAIN (FORMAT JSON) /* why */ SELECT 1": PLAN_RESULT})
+    assert seen == [Query("EXPLAIN (FORMAT JSON) /* why */ SELECT 1", ())]
+    assert isinstance(value, QueryPlan)
+
+
+def test_plan_explain_failure_propagates() -> None:
+    op = _operations.query_plan("SELECT 1")
+    failure = DriverError("x")
+    seen, value = drive(op, CTX, {"EXPLAIN (FORMAT JSON) SELECT 1": failure})
+    assert len(seen) == 1
+    assert value is failure
+
+
+def test_plan_bad_document() -> None:
+    op = _operations.query_plan("SELECT 1")
+    _, value = drive(op, CTX, {}, default=Result(("QUERY PLAN",), [("[]",)]))
+    assert isinstance(value, ParseError)
+
+
+@pytest.mark.parametrize(
+    ("version", "block_sql"),
+    [((1, 8), "FROM (SELECT"), ((1, 11), "AS stats_reset")],
+)
+def test_reset_all(version: tuple[int, int], block_sql: str) -> None:
+    when = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    op = _operations.reset_query_statistics()
+    ctx = Context(170000, version, 'odd"schema')
+    seen, value = drive(op, ctx, {}, default=Result(("stats_reset",), [(when,)]))
+    assert len(seen) == 1
+    assert seen[0].params == ()
+    assert '"odd""schema".pg_stat_statements_reset()' in seen[0].sql
+    assert block_sql in seen[0].sql
+    assert value == when
+
+
+def test_reset_one_query() -> None:
+    op = _operations.reset_query_statistics(queryid=-1234567890123)
+    seen, value = drive(op, CTX, {}, default=Result(("stats_reset",), [(None,)]))
+    assert seen[0].params == (-1234567890123,)
+    assert "pg_stat_statements_reset(0, 0, $1::int8)" in seen[0].sql
+    assert value is None
+
+
+def test_reset_needs_the_extension() -> None:
+    op = _operations.reset_query_statistics()
+    seen, value = drive(op, Context(170000, None, None), {})
+    assert seen == []
+    assert isinstance(value, ExtensionNotInstalledError)
+
+
+def _stat_row(**overrides: object) -> tuple[object, ...]:
+    values: dict[str, object] = {}
+    for name in QueryStat._FIELD_NAMES:
+        values[name] = 0.0 if name.endswith(("_ms", "_ratio", "_time")) else 0
+    values.update(query="SELECT 1", queryid=7, toplevel=True, database="db", username="me")
+    values.update(stats_since=None, minmax_stats_since=None, percent_of_total_time=None)
+    values.update(overrides)
+    return tuple(values[name] for name in QueryStat._FIELD_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("builder", "block", "params"),
+    [
+        (lambda: _operations.slow_queries(min_duration_ms=5, limit=3), "slow_queries", (5.0, 3)),
+        (lambda: _operations.top_queries_by_total_time(limit=9), "top_queries", (9,)),
+        (
+            lambda: _operations.queries_with_low_cache_hit(max_cache_hit_ratio=0.5, limit=2),
+            "cache_hit_ratio <= $1",
+            (0.5, 2),
+        ),
+    ],
+)
+def test_statement_operations(
+    builder: Callable[[], Operation[list[QueryStat]]], block: str, params: tuple[object, ...]
+) -> None:
+    op = builder()
+    result = Result(QueryStat._FIELD_NAMES, [_stat_row(calls=3)])
+    seen, value = drive(op, Context(150000, (1, 10), "ext"), {}, default=result)
+    assert len(seen) == 1
+    assert seen[0].params == params
+    assert 'FROM "ext".pg_stat_statements AS p' in seen[0].sql
+    assert "{{" not in seen[0].sql
+    assert isinstance(value, list)
+    assert value[0].calls == 3
+
+
+def test_catalog_operations() -> None:
+    op = _operations.table_statistics(limit=7, order_by="dead_tuples")
+    seen, value = drive(op, CTX, {}, default=Result(("x",), []))
+    assert seen[0].params == (7,)
+    assert 'ORDER BY t.n_dead_tup DESC, schema, "table"' in seen[0].sql
+    assert value == []
+    seen, value = drive(_operations.index_usage(limit=4), CTX, {}, default=Result(("x",), []))
+    assert seen[0].params == (4,)
+    assert value == []
+
+
+# ---- the runners, on a fake session -----------------------------------------------------
+
+
+class FakeSession:
+    """A session whose ``fetch`` answers from a dict; records what ran."""
+
+    def __init__(
+        self,
+        answers: Mapping[str, Result | Exception],
+        state: TxState = TxState.IDLE,
+        setup: Result | None = None,
+    ) -> None:
+        self.answers = dict(answers)
+        self.state = state
+        self.setup = setup or setup_result()
+        self.log: list[str] = []
+        self.guards: list[bool] = []
+
+    def tx_state(self) -> TxState:
+        return self.state
+
+    def _fetch(self, query: Query) -> Result:
+        sql = _normalized(query.sql)
+        self.log.append(sql)
+        if "prev_statement_timeout" in sql:
+            return self.setup
+        answer = self.answers[sql]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def sqlstate(self, exc: BaseException) -> str | None:
+        code = getattr(exc, "sqlstate", None)
+        return code if isinstance(code, str) else None
+
+
+class FakeSyncSession(FakeSession):
+    @contextlib.contextmanager
+    def guard(self, *, commit: bool) -> Iterator[None]:
+        self.guards.append(commit)
+        yield
+
+    def fetch(self, query: Query) -> Result:
+        return self._fetch(query)
+
+
+class FakeAsyncSession(FakeSession):
+    @contextlib.asynccontextmanager
+    async def guard(self, *, commit: bool) -> AsyncIterator[None]:
+        self.guards.append(commit)
+        yield
+
+    async def fetch(self, query: Query) -> Result:
+        return self._fetch(query)
+
+
+def _generic_answers(explain: Result | Exception) -> dict[str, Result | Exception]:
+    answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
+    answers[GENERIC_STEPS[3]] = explain
+    answers["ROLLBACK TO SAVEPOINT pgstatkit_plan"] = EMPTY
+    return answers
+
+
+def test_run_sync_generic_plan() -> None:
+    session = FakeSyncSession(_generic_answers(PLAN_RESULT))
+    plan = run_sync(session, _operations.query_plan(GENERIC_SQL))
+    assert plan.generic
+    assert session.log[1:] == GENERIC_STEPS
+    assert session.guards == [False]
+
+
+async def test_run_async_translates_timeout_after_cleanup() -> None:
+    failure = DriverError("canceling statement due to statement timeout")
+    session = FakeAsyncSession(_generic_answers(failure))
+    with pytest.raises(StatementTimeoutError, match="query_plan") as info:
+        await run_async(session, _operations.query_plan(GENERIC_SQL))
+    assert info.value.__cause__ is failure
+    assert session.log[-2:] == [
+        "ROLLBACK TO SAVEPOINT pgstatkit_plan",
+        "DEALLOCATE pgstatkit_plan_NAME",
+    ]
+
+
+def test_run_sync_untranslated_error_passes_through() -> None:
+    failure = ConnectionError("lost")
+    session = FakeSyncSession({"EXPLAIN (FORMAT JSON) SELECT 1": failure})
+    with pytest.raises(ConnectionError) as info:
+        run_sync(session, _operations.query_plan("SELECT 1"))
+    assert info.value is failure
+
+
+def test_run_sync_refuses_failed_transaction() -> None:
+    session = FakeSyncSession({}, state=TxState.FAILED)
+    with pytest.raises(TransactionStateError):
+        run_sync(session, _operations.index_usage())
+    assert session.log == []
+    assert session.guards == []
+
+
+def test_run_sync_missing_extension() -> None:
+    session = FakeSyncSession({}, setup=setup_result(None, None))
+    with pytest.raises(ExtensionNotInstalledError):
+        run_sync(session, _operations.slow_queries())
+    assert len(session.log) == 1  # only the setup statement ran
+
+
+async def test_run_async_commit_restores_settings_in_transaction() -> None:
+    when = dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)
+    reset_sql = 'SELECT "public".pg_stat_statements_reset() AS stats_reset'
+    restore_sql = restore_query(("x", "y")).sql
+    session = FakeAsyncSession(
+        {reset_sql: Result(("stats_reset",), [(when,)]), restore_sql: EMPTY},
+        state=TxState.IN_TRANSACTION,
+    )
+    assert await run_async(session, _operations.reset_query_statistics()) == when
+    assert session.guards == [True]
+    assert session.log[-1] == restore_sql
+
+
+def test_run_sync_commit_outside_transaction_does_not_restore() -> None:
+    reset_sql = 'SELECT "public".pg_stat_statements_reset() AS stats_reset'
+    session = FakeSyncSession({reset_sql: Result(("stats_reset",), [(None,)])})
+    assert run_sync(session, _operations.reset_query_statistics()) is None
+    assert session.log[-1] == reset_sql
