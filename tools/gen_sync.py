@@ -10,6 +10,7 @@ the same docstrings; writing it by hand invites drift. Run after editing
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,11 +68,24 @@ def generate(source: str) -> str:
     return source
 
 
+def formatted(source: str) -> str:
+    """``source`` as ``ruff format`` writes it (the repository's formatter and settings)."""
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(SYNC), "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return proc.stdout
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if sync/stats.py is stale")
     args = parser.parse_args()
-    expected = generate(ASYNC.read_text(encoding="utf-8"))
+    expected = formatted(generate(ASYNC.read_text(encoding="utf-8")))
     if args.check:
         if SYNC.read_text(encoding="utf-8") != expected:
             print(f"{SYNC} is stale: run python tools/gen_sync.py", file=sys.stderr)

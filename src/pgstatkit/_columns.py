@@ -23,6 +23,7 @@ Supported: 1.8 (PostgreSQL 13) through 1.12 (PostgreSQL 18). Changes that matter
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pgstatkit._sql import quote_ident
@@ -147,10 +148,10 @@ def parse_version(text: str) -> Version:
     Raises:
         ValueError: not of the form ``major.minor``.
     """
-    major, _, minor = text.strip().partition(".")
-    if not major.isdigit() or not minor.isdigit():
+    match = re.fullmatch(r"([0-9]+)\.([0-9]+)", text.strip())
+    if match is None:
         raise ValueError(f"unexpected pg_stat_statements version {text!r}")
-    return int(major), int(minor)
+    return int(match.group(1)), int(match.group(2))
 
 
 def available_fields(version: Version) -> frozenset[str]:

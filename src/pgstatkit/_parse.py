@@ -40,6 +40,9 @@ def parse_rows(model: type[M], result: Result) -> list[M]:
             f"{model.__name__}: columns do not match the model "
             f"(missing {missing}, unexpected {extra}, or out of order)"
         )
+    width = len(expected)
+    if any(len(row) != width for row in result.rows):
+        raise ParseError(f"{model.__name__}: a row does not have {width} values")
     return [model(*row) for row in result.rows]
 
 
@@ -64,12 +67,24 @@ def parse_plan(query: str, result: Result, *, analyzed: bool, generic: bool) -> 
     if len(result.rows) != 1 or len(result.rows[0]) != 1:
         raise ParseError("EXPLAIN (FORMAT JSON) should return one row with one column")
     raw = result.rows[0][0]
-    document: object = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    try:
+        document: object = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ParseError(f"EXPLAIN output is not JSON: {exc}") from None
     if isinstance(document, Sequence) and not isinstance(document, str) and len(document) == 1:
         document = document[0]
     if not isinstance(document, dict) or not isinstance(document.get("Plan"), dict):
         raise ParseError("EXPLAIN output has no 'Plan' object")
     top: dict[str, Any] = document["Plan"]
+    try:
+        return _plan(query, document, top, analyzed=analyzed, generic=generic)
+    except (TypeError, ValueError) as exc:
+        raise ParseError(f"EXPLAIN output has a malformed value: {exc}") from None
+
+
+def _plan(
+    query: str, document: dict[str, Any], top: dict[str, Any], *, analyzed: bool, generic: bool
+) -> QueryPlan:
     return QueryPlan(
         query=query,
         plan=document,

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 from pgstatkit.errors import UnsafeQueryError
 
-__all__ = ["EXPLAINABLE", "Scanned", "scan"]
+__all__ = ["EXPLAINABLE", "MAX_PLACEHOLDER", "Scanned", "scan"]
+
+MAX_PLACEHOLDER = 65_535
+"""The most parameters a statement can have (the wire protocol counts them in 16 bits)."""
 
 EXPLAINABLE = frozenset(
     {"SELECT", "WITH", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE"}
@@ -28,6 +31,7 @@ _IDENT_START = re.compile(r"[A-Za-z_\u0080-\U0010ffff]")
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
 _PARAM = re.compile(r"\$([0-9]+)")
+_NEWLINE = re.compile(r"[\r\n]")
 _WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*")
 
 
@@ -64,6 +68,12 @@ def _skip_quoted(sql: str, i: int, quote: str, backslash: bool) -> int:
     raise UnsafeQueryError(f"unterminated {kind}: the statement is incomplete")
 
 
+def _end_of_line_comment(sql: str, i: int) -> int:
+    """Index just past a ``--`` comment; like PostgreSQL, ``\r`` ends it as well as ``\n``."""
+    match = _NEWLINE.search(sql, i)
+    return len(sql) if match is None else match.end()
+
+
 def _skip_block_comment(sql: str, i: int) -> int:
     depth = 0
     n = len(sql)
@@ -96,8 +106,7 @@ def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
             i += 1
             continue
         if sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
+            i = _end_of_line_comment(sql, i)
             continue
         if sql.startswith("/*", i):
             i = _skip_block_comment(sql, i)
@@ -118,7 +127,8 @@ def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
         elif ch == "$" and not prev_is_ident:
             param = _PARAM.match(sql, i)
             if param:
-                params.append(int(param.group(1)))
+                digits = param.group(1)
+                params.append(int(digits) if len(digits) <= 6 else MAX_PLACEHOLDER + 1)
                 i = param.end()
                 continue
             tag = _DOLLAR_TAG.match(sql, i)
@@ -149,8 +159,7 @@ def _first_keyword(text: str) -> str:
         if text[i].isspace() or text[i] == "(":
             i += 1
         elif text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end + 1
+            i = _end_of_line_comment(text, i)
         elif text.startswith("/*", i):
             i = _skip_block_comment(text, i)
         else:
@@ -190,4 +199,9 @@ def scan(sql: str) -> Scanned:
         raise UnsafeQueryError(
             f"query_plan explains only {allowed} statements, got {keyword or sql[:20]!r}"
         )
-    return Scanned(text=text, max_placeholder=max(params, default=0), keyword=keyword)
+    highest = max(params, default=0)
+    if highest > MAX_PLACEHOLDER:
+        raise UnsafeQueryError(
+            f"placeholder ${highest} is beyond ${MAX_PLACEHOLDER}, the most a statement can have"
+        )
+    return Scanned(text=text, max_placeholder=highest, keyword=keyword)

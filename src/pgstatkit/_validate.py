@@ -45,6 +45,14 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _as_float(value: object) -> float:
+    """``float(value)`` for an int or float; huge ints become ``inf`` instead of raising."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
+
+
 def limit(value: object, name: str = "limit") -> int:
     """A row limit: an int from 1 to :data:`MAX_LIMIT`."""
     if not _is_int(value):
@@ -63,7 +71,7 @@ def duration_ms(value: object, name: str) -> float:
         raise InvalidArgumentError(
             f"{name} must be a number of milliseconds, got {type(value).__name__} {value!r}"
         )
-    number = float(value)  # type: ignore[arg-type]
+    number = _as_float(value)
     if not math.isfinite(number) or not 0.0 <= number <= MAX_DURATION_MS:
         raise InvalidArgumentError(
             f"{name} must be a finite number of milliseconds from 0 to "
@@ -78,7 +86,7 @@ def ratio(value: object, name: str) -> float:
         raise InvalidArgumentError(
             f"{name} must be a number from 0 to 1, got {type(value).__name__} {value!r}"
         )
-    number = float(value)  # type: ignore[arg-type]
+    number = _as_float(value)
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
         hint = " (a fraction: 0.9 means 90%)" if math.isfinite(number) and number > 1 else ""
         raise InvalidArgumentError(f"{name} must be from 0 to 1{hint}, got {value!r}")
@@ -94,7 +102,7 @@ def timeout_ms(value: object) -> int:
             f"timeout_ms must be a number of milliseconds or None, "
             f"got {type(value).__name__} {value!r}"
         )
-    number = float(value)  # type: ignore[arg-type]
+    number = _as_float(value)
     if not math.isfinite(number) or not 1.0 <= number <= MAX_TIMEOUT_MS:
         raise InvalidArgumentError(
             f"timeout_ms must be from 1 to {MAX_TIMEOUT_MS} (one hour), got {value!r}"

@@ -94,12 +94,6 @@ def test_async_and_sync_kinds(name: str) -> None:
     assert not inspect.iscoroutinefunction(getattr(sync_stats, name))
 
 
-@pytest.mark.xfail(
-    reason="bug: gen_sync.generate() only strips 'async ' textually, so index_usage's "
-    "signature stays wrapped over 3 lines, while the committed sync/stats.py was "
-    "ruff-formatted onto one line: --check reports the file stale on a clean tree",
-    strict=True,
-)
 def test_gen_sync_check_passes() -> None:
     completed = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "gen_sync.py"), "--check"],

@@ -360,12 +360,6 @@ def test_malformed_plans(result: Result) -> None:
         parse_plan("q", result, analyzed=False, generic=False)
 
 
-@pytest.mark.xfail(
-    reason="bug: parse_plan lets json.loads / float() errors escape (JSONDecodeError, "
-    "UnicodeDecodeError, ValueError, TypeError) instead of raising ParseError",
-    strict=True,
-    raises=(ValueError, TypeError),
-)
 @pytest.mark.parametrize(
     "raw",
     [

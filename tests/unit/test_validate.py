@@ -184,12 +184,6 @@ def test_timeout_rejects_non_numbers(value: object) -> None:
 # ---- numbers too large for a float ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="bug: duration_ms/ratio/timeout_ms call float() on ints before the range check, "
-    "so an int beyond the float range raises OverflowError, not InvalidArgumentError",
-    strict=True,
-    raises=OverflowError,
-)
 @pytest.mark.parametrize(
     "call",
     [
