@@ -172,9 +172,14 @@ def query_plan(
     values = _plan_params(params, scanned.max_placeholder)
     generic = scanned.max_placeholder > 0 and values is None
     if generic and analyzed:
+        count = scanned.max_placeholder
+        placeholders = (
+            "placeholder $1 needs a value"
+            if count == 1
+            else (f"placeholders $1..${count} need values")
+        )
         raise InvalidArgumentError(
-            "EXPLAIN ANALYZE runs the statement, so its placeholders "
-            f"$1..${scanned.max_placeholder} need values: pass params=[...], "
+            f"EXPLAIN ANALYZE runs the statement, so its {placeholders}: pass params=[...], "
             "or analyze=False for a generic plan"
         )
 

@@ -192,6 +192,8 @@ def translate_error(sqlstate: str | None, message: str, op_name: str) -> PgStatK
                 "pg_stat_statements_reset(oid, oid, bigint) TO <role>;` "
                 "(PostgreSQL 17+: pg_stat_statements_reset(oid, oid, bigint, boolean))"
             )
+        elif op_name == "query_plan":
+            hint = "grant the role the privileges the statement needs (e.g. SELECT on its tables)"
         else:
             hint = (
                 "grant the role what it needs, e.g. `GRANT pg_read_all_stats TO <role>;` "

@@ -97,3 +97,13 @@ async def test_reset_forgets_statements(pg_server: TestServer) -> None:
 async def test_unreachable_server_passes_the_driver_error_through() -> None:
     with pytest.raises(OSError):
         await asyncpg.connect("postgresql://nobody@127.0.0.1:1/none", timeout=2)
+
+
+async def test_plan_of_a_table_the_role_cannot_read(pg_server: TestServer) -> None:
+    pg_server.psql(
+        "CREATE TABLE IF NOT EXISTS private_table (x int); "
+        f"REVOKE ALL ON private_table FROM {pg_server.plain_role}"
+    )
+    async for c in open_client("asyncpg", pg_server.dsn_for(user=pg_server.plain_role)):
+        with pytest.raises(InsufficientPrivilegeError, match="SELECT on its tables"):
+            await c("query_plan", "SELECT * FROM private_table")
