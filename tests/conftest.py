@@ -23,4 +23,5 @@ from harness.plugin import (  # noqa: E402, F401
     pytest_configure,
     pytest_generate_tests,
     pytest_report_header,
+    pytest_terminal_summary,
 )

@@ -19,7 +19,10 @@ A server that cannot be found or started skips its tests with the reason; under
 from __future__ import annotations
 
 import functools
+import re
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -60,6 +63,31 @@ def pytest_report_header(config: pytest.Config) -> str:
         else:
             described.append(spec.id)
     return "pgstatkit servers: " + ", ".join(described)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per server: how its server-backed tests ended (CI logs show it plainly)."""
+    ids = [spec.id for spec in server_matrix()[0]]
+    counts: dict[str, Counter[str]] = {server: Counter() for server in ids}
+    for outcome in ("passed", "failed", "error", "skipped", "xfailed", "xpassed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            params = re.search(r"\[(.*)\]$", getattr(report, "nodeid", ""))
+            if params is None:
+                continue
+            for server in ids:
+                if re.search(rf"(^|-){re.escape(server)}(-|$)", params.group(1)):
+                    counts[server][outcome] += 1
+    lines = [
+        f"{server}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(count.items()))
+        for server, count in counts.items()
+        if count
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "server-backed tests per server")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
