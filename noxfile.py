@@ -35,3 +35,10 @@ def tests(session: nox.Session) -> None:
     """The test suite on real PostgreSQL 15 and 18 (see docs/testing.md)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (benchmarks/README.md); rewrites docs/benchmarks.md. ``-- --quick``: smoke run."""
+    session.install("-e", ".[all]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

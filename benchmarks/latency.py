@@ -1,0 +1,298 @@
+"""pgstatkit calls against the raw driver running the same SQL, interleaved.
+
+For every benchmarked call and driver, four variants run round-robin in one loop (the
+order rotates each repetition, so machine drift and ordering effects cancel):
+
+``pgstatkit``
+    the public API call (``await pgstatkit.stats.<fn>(conn, ...)``), models included.
+``same_sql``
+    the exact statement sequence pgstatkit sends, through the same driver, returning
+    plain rows: ``BEGIN``, the guard's setup statement with its parameters, the
+    operation's statement with its parameters, ``ROLLBACK``. The statements are taken
+    from pgstatkit's own operation objects (``pgstatkit._operations``,
+    ``pgstatkit._protocol.setup_query``), so they are the same text and values.
+``bare``
+    only the operation's main ``SELECT``, in autocommit: the cost of the safety guard
+    (timeouts, read-only transaction, rollback) is ``same_sql - bare``.
+``no_text``
+    (``pg_stat_statements`` calls only) the bare ``SELECT`` with
+    ``pg_stat_statements(showtext := false)`` instead of the view: what remains when the
+    server does not read its query-text file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import psycopg
+
+from pgstatkit import _operations as ops
+from pgstatkit import stats
+from pgstatkit._protocol import Operation, Query, Result, parse_setup, setup_query
+from pgstatkit._sql import quote_ident
+
+__all__ = ["CALLS", "Call", "Measurement", "Sample", "measure_level"]
+
+ALL = 10_000
+
+
+@dataclass(frozen=True)
+class Call:
+    """One benchmarked call: label, pgstatkit function name and keyword arguments."""
+
+    label: str
+    function: str
+    kwargs: dict[str, Any]
+    pgss: bool  # reads pg_stat_statements
+
+    def operation(self) -> Operation[Any]:
+        factory: Callable[..., Operation[Any]] = getattr(ops, self.function)
+        return factory(**self.kwargs)
+
+    def api(self) -> Callable[..., Awaitable[Any]]:
+        fn: Callable[..., Awaitable[Any]] = getattr(stats, self.function)
+        return fn
+
+
+CALLS: tuple[Call, ...] = (
+    Call("top_queries_by_total_time(limit=20)", "top_queries_by_total_time", {"limit": 20}, True),
+    Call(
+        "top_queries_by_total_time(limit=10000)",
+        "top_queries_by_total_time",
+        {"limit": ALL},
+        True,
+    ),
+    Call("slow_queries()", "slow_queries", {}, True),
+    Call(
+        "slow_queries(min_duration_ms=0, limit=10000)",
+        "slow_queries",
+        {"min_duration_ms": 0.0, "limit": ALL},
+        True,
+    ),
+    Call(
+        "queries_with_low_cache_hit(max=1.0, limit=10000)",
+        "queries_with_low_cache_hit",
+        {"max_cache_hit_ratio": 1.0, "limit": ALL},
+        True,
+    ),
+    Call("database_statistics()", "database_statistics", {}, False),
+    Call("table_statistics(limit=50)", "table_statistics", {"limit": 50}, False),
+    Call("index_usage(limit=50)", "index_usage", {"limit": 50}, False),
+)
+
+
+@dataclass
+class Sample:
+    """Timings (seconds) of one variant."""
+
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    def quantile(self, q: float) -> float:
+        if len(self.times) < 2:
+            return self.times[0]
+        cuts = statistics.quantiles(self.times, n=10, method="inclusive")
+        return cuts[round(q * 10) - 1]
+
+
+@dataclass
+class Measurement:
+    """All variants of one call on one driver at one fill level."""
+
+    call: Call
+    driver: str
+    entries: int
+    rows: int
+    variants: dict[str, Sample]
+    peak_kib: dict[str, float] = field(default_factory=dict)
+
+    def ratio(self, variant: str, base: str = "pgstatkit") -> float:
+        return self.variants[base].median / self.variants[variant].median
+
+
+# ------------------------------------------------------------------ drivers
+
+
+class _Driver:
+    name: str
+    conn: Any
+
+    async def fetch(self, query: Query) -> Result:
+        raise NotImplementedError
+
+    async def same_sql(self, setup: Query, main: Query) -> int:
+        raise NotImplementedError
+
+    async def bare(self, main: Query) -> int:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+class _Asyncpg(_Driver):
+    name = "asyncpg"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def fetch(self, query: Query) -> Result:
+        records = await self.conn.fetch(query.sql, *query.params)
+        return Result(tuple(records[0].keys()) if records else (), records)
+
+    async def same_sql(self, setup: Query, main: Query) -> int:
+        conn = self.conn
+        await conn.execute("BEGIN")
+        try:
+            await conn.fetch(setup.sql, *setup.params)
+            rows = await conn.fetch(main.sql, *main.params)
+        finally:
+            await conn.execute("ROLLBACK")
+        return len(rows)
+
+    async def bare(self, main: Query) -> int:
+        return len(await self.conn.fetch(main.sql, *main.params))
+
+
+class _Psycopg(_Driver):
+    name = "psycopg"
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def _rows(self, query: Query) -> list[Any]:
+        async with psycopg.AsyncRawCursor(self.conn) as cur:
+            await cur.execute(query.sql, query.params, prepare=False, binary=True)
+            return await cur.fetchall() if cur.description else []
+
+    async def fetch(self, query: Query) -> Result:
+        async with psycopg.AsyncRawCursor(self.conn) as cur:
+            await cur.execute(query.sql, query.params, prepare=False, binary=True)
+            cols = tuple(d.name for d in cur.description) if cur.description else ()
+            return Result(cols, await cur.fetchall() if cols else [])
+
+    async def same_sql(self, setup: Query, main: Query) -> int:
+        # psycopg's own transaction block sends BEGIN / ROLLBACK, as pgstatkit's adapter.
+        async with self.conn.transaction(force_rollback=True):
+            await self._rows(setup)
+            rows = await self._rows(main)
+        return len(rows)
+
+    async def bare(self, main: Query) -> int:
+        return len(await self._rows(main))
+
+
+async def connect(dsn: str) -> list[_Driver]:
+    """One asyncpg and one psycopg (autocommit) connection to ``dsn``."""
+    apg = await asyncpg.connect(dsn)
+    pg = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+    return [_Asyncpg(apg), _Psycopg(pg)]
+
+
+# ------------------------------------------------------------------ measuring
+
+
+async def _statements(driver: _Driver, call: Call) -> tuple[Query, Query]:
+    """The setup and main statements pgstatkit sends for ``call`` on this server."""
+    op = call.operation()
+    setup = setup_query(op)
+    await driver.fetch(Query("BEGIN"))
+    try:
+        context, _ = parse_setup(await driver.fetch(setup))
+    finally:
+        await driver.fetch(Query("ROLLBACK"))
+    steps = op.steps(context)
+    main = next(steps)
+    steps.close()
+    return setup, main
+
+
+def _no_text(main: Query) -> Query:
+    view = f"{quote_ident('public')}.pg_stat_statements AS p"
+    if view not in main.sql:
+        raise RuntimeError("the pg_stat_statements view is not in the statement")
+    return Query(main.sql.replace(view, view.replace(" AS p", "(false) AS p")), main.params)
+
+
+async def _peak_kib(run: Callable[[], Awaitable[object]]) -> float:
+    """Peak Python-heap allocation (KiB) during one run, its result still referenced."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = await run()
+        _, peak = tracemalloc.get_traced_memory()
+        del result
+    finally:
+        tracemalloc.stop()
+    return peak / 1024
+
+
+async def measure_call(
+    driver: _Driver, call: Call, *, entries: int, reps: int, warmup: int, memory: bool
+) -> Measurement:
+    setup, main = await _statements(driver, call)
+    api = call.api()
+    conn = driver.conn
+    kwargs = call.kwargs
+    rows = 0
+
+    async def run_pgstatkit() -> object:
+        return await api(conn, **kwargs)
+
+    variants: dict[str, Callable[[], Awaitable[object]]] = {
+        "pgstatkit": run_pgstatkit,
+        "same_sql": lambda: driver.same_sql(setup, main),
+        "bare": lambda: driver.bare(main),
+    }
+    if call.pgss:
+        no_text = _no_text(main)
+        variants["no_text"] = lambda: driver.bare(no_text)
+    names = list(variants)
+    samples = {name: Sample() for name in names}
+    for rep in range(warmup + reps):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            result = await variants[name]()
+            elapsed = time.perf_counter() - start
+            if rep >= warmup:
+                samples[name].times.append(elapsed)
+            if name == "pgstatkit":
+                rows = len(result) if isinstance(result, list) else 1
+    measurement = Measurement(call, driver.name, entries, rows, samples)
+    if memory:
+        for name in ("pgstatkit", "same_sql"):
+            measurement.peak_kib[name] = await _peak_kib(variants[name])
+    return measurement
+
+
+async def measure_level(
+    dsn: str, *, entries: int, reps: int, warmup: int, memory: bool, calls: tuple[Call, ...]
+) -> list[Measurement]:
+    """Every call on both drivers at the current fill level."""
+    drivers = await connect(dsn)
+    try:
+        return [
+            await measure_call(
+                driver, call, entries=entries, reps=reps, warmup=warmup, memory=memory
+            )
+            for call in calls
+            for driver in drivers
+        ]
+    finally:
+        for driver in drivers:
+            await driver.close()
+
+
+def run_level(dsn: str, **kwargs: Any) -> list[Measurement]:
+    return asyncio.run(measure_level(dsn, **kwargs))

@@ -1,0 +1,282 @@
+"""Render the benchmark results as docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from latency import Measurement
+from overhead import CONFIGS, SCRIPTS, Overhead
+
+__all__ = ["FINDINGS", "GOAL", "HEADERS", "ServerResult", "render"]
+
+GOAL = 1.10
+
+HEADERS = {
+    "latency": (
+        "| call | driver | rows | pgstatkit ms | same-SQL floor ms | ratio | "
+        "bare SELECT ms | ratio vs bare | goal |"
+    ),
+    "growth": (
+        "| entries | query texts | text file | call | pgstatkit ms | bare SELECT ms | "
+        "showtext=false ms | text file share |"
+    ),
+    "memory": "| call | driver | rows | pgstatkit peak KiB | same-SQL floor peak KiB | ratio |",
+    "pgbench": "| script | configuration | tps (median) | runs | ratio vs not loaded |",
+}
+
+
+FINDINGS = """\
+## Findings
+
+**Where the time goes above the floor: building 10,000 `QueryStat` models.** Calls that
+return about 10,000 rows (`limit=10000`) run 1.2-1.5x the same-SQL floor, over the
+1.10x goal; calls returning up to a few dozen rows are within noise of the floor
+(pg_stat_statements calls) or pay a fixed cost of about 0.1-0.2 ms (the
+sub-millisecond catalog calls). Profiled with `cProfile` on
+`top_queries_by_total_time(limit=10000)` (asyncpg, 9,900 entries, PostgreSQL 18): the
+whole difference is the list comprehension in `pgstatkit._parse.parse_rows`
+(`[model(*row) for row in result.rows]`), i.e. the dataclass-generated `__init__` of the
+frozen, slotted `QueryStat`: 55 fields, each stored with `object.__setattr__` because
+the class is `frozen=True`. About 55 ms per 10,000 rows (5.5 us per row), against a
+floor of 125-175 ms. Micro-benchmark, 10,000 rows of 55 values, Python 3.11:
+
+| construction | ms per 10,000 rows |
+|---|--:|
+| `QueryStat(*row)` (frozen, slots; current) | 51 |
+| generated per-field slot-descriptor setters (`object.__new__`, `__set__`) | 28 |
+| same fields, `@dataclass(slots=True)` without `frozen` | 8.4 |
+| `tuple.__new__` of a `namedtuple` | 6.6 |
+| width check `any(len(row) != width ...)` in `parse_rows` | < 1 |
+
+Not fixed here (the benchmark harness does not change `src/`): only dropping the frozen
+`__init__` for these rows (a non-frozen slotted model, or a tuple-based one) brings the
+10,000-row calls under 1.10x; generated descriptor setters halve the cost and keep
+the models frozen. The fixed cost of small calls is about 95 more Python function calls
+per call than the floor (two `@asynccontextmanager` generators -- `open_async` and the
+adapter's `guard` --, argument validation, the steps generator, `parse_setup`).
+
+**The server's share.** At 10,000 entries a `pg_stat_statements` call costs the server
+tens of milliseconds whatever the limit, because the view reads the whole query-text
+file (about 10 MiB here) and builds every `query` value before sorting: compare the
+*showtext=false* column. The safety guard (*bare SELECT* vs *same-SQL floor*) adds two
+round trips, a fraction of a millisecond.
+"""
+
+
+@dataclass
+class ServerResult:
+    """Everything measured on one server."""
+
+    name: str
+    levels: list[dict[str, object]] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)
+    overhead: Overhead | None = None
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+def _spread(m: Measurement, variant: str) -> str:
+    s = m.variants[variant]
+    return f"{_ms(s.median)} ({_ms(s.quantile(0.1))}-{_ms(s.quantile(0.9))})"
+
+
+def _size(n: object) -> str:
+    value = float(str(n))
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _latency(server: ServerResult) -> list[str]:
+    top = max(int(str(level["entries"])) for level in server.levels)
+    lines = [
+        f"### {server.name}: latency at {top:,} entries",
+        "",
+        "Median over the repetitions, p10-p90 in parentheses; ratio = pgstatkit median / "
+        "floor median.",
+        "",
+        HEADERS["latency"],
+        "|---|---|--:|--:|--:|--:|--:|--:|:-:|",
+    ]
+    for m in server.measurements:
+        if m.entries != top:
+            continue
+        ratio = m.ratio("same_sql")
+        lines.append(
+            f"| `{m.call.label}` | {m.driver} | {m.rows:,} | {_spread(m, 'pgstatkit')} | "
+            f"{_spread(m, 'same_sql')} | {ratio:.2f}x | {_ms(m.variants['bare'].median)} | "
+            f"{m.ratio('bare'):.2f}x | {'ok' if ratio <= GOAL else '**over**'} |"
+        )
+    return lines
+
+
+def _growth(server: ServerResult) -> list[str]:
+    lines = [
+        f"### {server.name}: growth with the number of entries (asyncpg)",
+        "",
+        "text file share = 1 - showtext=false / bare SELECT: the part of the server's time "
+        "spent reading `pgss_query_texts.stat` and building the `query` values.",
+        "",
+        HEADERS["growth"],
+        "|--:|--:|--:|---|--:|--:|--:|--:|",
+    ]
+    info = {int(str(level["entries"])): level for level in server.levels}
+    for m in server.measurements:
+        if m.driver != "asyncpg" or "no_text" not in m.variants:
+            continue
+        if not m.call.label.startswith("top_queries_by_total_time"):
+            continue
+        level = info[m.entries]
+        bare = m.variants["bare"].median
+        no_text = m.variants["no_text"].median
+        lines.append(
+            f"| {m.entries:,} | {_size(level['text_bytes'])} | {_size(level['file_bytes'])} | "
+            f"`{m.call.label}` | {_ms(m.variants['pgstatkit'].median)} | {_ms(bare)} | "
+            f"{_ms(no_text)} | {100 * (1 - no_text / bare):.0f}% |"
+        )
+    return lines
+
+
+def _memory(server: ServerResult) -> list[str]:
+    lines = [
+        f"### {server.name}: peak client memory",
+        "",
+        HEADERS["memory"],
+        "|---|---|--:|--:|--:|--:|",
+    ]
+    for m in server.measurements:
+        if not m.peak_kib:
+            continue
+        pk, floor = m.peak_kib["pgstatkit"], m.peak_kib["same_sql"]
+        lines.append(
+            f"| `{m.call.label}` | {m.driver} | {m.rows:,} | {pk:,.0f} | {floor:,.0f} | "
+            f"{pk / floor:.2f}x |"
+        )
+    return lines
+
+
+def _pgbench(o: Overhead) -> list[str]:
+    lines = [
+        f"### {o.server}: pgbench (scale {o.scale}, {o.clients} clients, {o.threads} "
+        f"threads, {o.seconds} s per run, {o.runs} run{'s' if o.runs > 1 else ''} each)",
+        "",
+        HEADERS["pgbench"],
+        "|---|---|--:|---|--:|",
+    ]
+    for script in SCRIPTS:
+        for config in CONFIGS:
+            runs = ", ".join(f"{t:,.0f}" for t in o.tps[script, config])
+            lines.append(
+                f"| {script} | {config} | {o.median(script, config):,.0f} | {runs} | "
+                f"{o.ratio(script, config):.3f} |"
+            )
+    base = o.shmem["not loaded"]["shared_memory_size"]
+    loaded = o.shmem["track=top"]
+    named = ", ".join(f"`{k}` {_size(v)}" for k, v in loaded.items() if k != "shared_memory_size")
+    lines += [
+        "",
+        f"Shared memory at `pg_stat_statements.max = 10000`: `shared_memory_size` "
+        f"{loaded['shared_memory_size']} with the module loaded, {base} without; "
+        f"`pg_shmem_allocations`: {named or 'no named allocation'}.",
+    ]
+    return lines
+
+
+def render(
+    *,
+    servers: Sequence[ServerResult],
+    machine: dict[str, str],
+    command: str,
+    quick: bool,
+    reps: int,
+    elapsed_s: float,
+) -> str:
+    """The whole markdown document."""
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated by `benchmarks/run.py`; do not edit by hand. Reproduce with:",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in machine.items()],
+        f"| servers | {', '.join(s.name for s in servers)} |",
+        f"| mode | {'quick (smoke run, numbers are rough)' if quick else 'full'}, "
+        f"{reps} timed repetitions per variant, finished in {elapsed_s:.0f} s |",
+        "",
+        "## Method",
+        "",
+        "**Statements.** Each throwaway cluster (`pgstatkit.testing.Cluster`: "
+        "`pg_stat_statements.max = 10000`, `track = all`, `track_planning = on`, "
+        "`track_io_timing = on`) gets 200 small tables and is filled with structurally "
+        "distinct statements (`benchmarks/workload.py`): 40% point lookups (43-170 "
+        "characters), 40% two-table joins (about 300-900), 20% reporting queries of "
+        "about 4 KB (a CTE, 60 conditional aggregates, three tables). The entry count is "
+        "read back from `pg_stat_statements`; nothing is evicted at the top level.",
+        "",
+        "**Latency.** For each call and driver (asyncpg `Connection`, psycopg "
+        "`AsyncConnection` in autocommit), these variants run round-robin in one loop, "
+        "the order rotating every repetition, so machine drift cancels:",
+        "",
+        "- *pgstatkit*: the public call, `await pgstatkit.stats.<fn>(conn, ...)`, "
+        "returning models.",
+        "- *same-SQL floor*: the exact statements pgstatkit sends, with the same "
+        "parameters, through the same driver, returning plain rows: `BEGIN`, the guard's "
+        "setup statement (`sql/session.sql:setup`), the operation's `SELECT`, "
+        "`ROLLBACK` (psycopg: its own `transaction(force_rollback=True)`, as pgstatkit's "
+        "adapter). The statements are taken from pgstatkit's operation objects. "
+        "pgstatkit / floor is pgstatkit's Python overhead; the goal is at most "
+        f"{GOAL:.2f}x.",
+        "- *bare SELECT*: only the operation's `SELECT`, in autocommit. The difference "
+        "to the same-SQL floor is the price of the safety guard (timeouts, read-only "
+        "transaction, rollback: two more round trips).",
+        "- *showtext=false*: the bare `SELECT` reading "
+        "`pg_stat_statements(showtext := false)` instead of the view, to show how much "
+        "of the server's work is reading the query-text file.",
+        "",
+        "**Memory.** Peak Python-heap allocation (`tracemalloc`) of one call with its "
+        "result still referenced; memory the drivers allocate outside the Python "
+        "allocator (libpq buffers) is not counted.",
+        "",
+        "**pg_stat_statements overhead.** Four clusters of the same installation, "
+        "identical except for: module not loaded; `track = top`; `track = all`; "
+        "`track = top` with `track_planning = on` (all with `track_io_timing = off`, "
+        "`shared_buffers = 128MB`, `max = 10000`). `pgbench -i -s SCALE`, then "
+        "`pgbench -S` (select-only) and the default TPC-B-like script with `-c 4 -j 2 "
+        "-T SECONDS`, runs interleaved across the configurations; the median tps and its "
+        "ratio to *not loaded* are reported, not asserted. Client and server share the "
+        "machine, so on few cores a ratio within a few percent of 1 is noise.",
+        "",
+        "## Results",
+        "",
+    ]
+    for server in servers:
+        out += [*_latency(server), ""]
+        over = [
+            m
+            for m in server.measurements
+            if m.entries == max(x.entries for x in server.measurements)
+            and m.ratio("same_sql") > GOAL
+        ]
+        if over:
+            out += [
+                "Over the goal: "
+                + "; ".join(f"`{m.call.label}` on {m.driver}" for m in over)
+                + ". See *Findings* below.",
+                "",
+            ]
+        out += [*_growth(server), ""]
+        out += [*_memory(server), ""]
+        if server.overhead is not None:
+            out += [*_pgbench(server.overhead), ""]
+    out.append(FINDINGS)
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,179 @@
+"""pgstatkit benchmarks: ``nox -s bench`` or ``python benchmarks/run.py [--quick]``.
+
+Starts its own throwaway clusters (never a server already on the machine), fills
+pg_stat_statements with 1k, 5k and 10k distinct statements, times every statistics
+function against the raw drivers, measures what pg_stat_statements costs a pgbench
+workload, and writes the results to docs/benchmarks.md (or ``--output``).
+See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import latency
+import overhead
+import report
+import workload
+
+from pgstatkit.testing import Installation, embedded_installation, find_installations
+
+ROOT = Path(__file__).resolve().parent.parent
+DB = "bench"
+MARGIN = 100  # entries left for the benchmark's own statements, so none is evicted
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def installations(which: str) -> list[Installation]:
+    found = {i.major: i for i in reversed(find_installations()) if i.has_pg_stat_statements}
+    embedded = embedded_installation()
+    if embedded is not None and embedded.major not in found:
+        found[embedded.major] = embedded
+    if which == "all":
+        chosen = [found[m] for m in sorted(found)]
+    elif which == "newest":
+        chosen = [found[max(found)]] if found else []
+    else:
+        chosen = [found[int(which)]] if int(which) in found else []
+    if not chosen:
+        sys.exit(f"no PostgreSQL installation with pg_stat_statements for --server {which}")
+    return chosen
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    mem = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            kib = int(next(line.split()[1] for line in f if line.startswith("MemTotal")))
+            mem = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {
+        "machine": f"{cpu}, {os.cpu_count()} CPUs{mem}",
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "drivers": f"asyncpg {version('asyncpg')}, psycopg {version('psycopg')}",
+        "pgstatkit": version("pgstatkit"),
+    }
+
+
+def bench_server(
+    installation: Installation,
+    *,
+    levels: tuple[int, ...],
+    reps: int,
+    pgbench: tuple[int, int, int] | None,
+    warmup: int,
+) -> report.ServerResult:
+    from pgstatkit.testing import Cluster
+
+    result = report.ServerResult(f"PostgreSQL {installation.version} ({installation.source})")
+    log(f"== {result.name}")
+    with Cluster(installation) as cluster:
+        cluster.psql(f"CREATE DATABASE {DB};")
+        workload.create_schema(cluster, DB)
+        cluster.psql("SELECT pg_stat_statements_reset();", dbname=DB)
+        filled = 0
+        for level in levels:
+            target = min(level, workload.MAX_STATEMENTS + MARGIN) - MARGIN
+            start = time.perf_counter()
+            workload.fill(cluster, DB, filled, target)
+            filled = target
+            entries, text_bytes, file_bytes = cluster.psql(
+                "SELECT count(*), sum(length(query)), "
+                "(SELECT size FROM pg_stat_file('pg_stat_tmp/pgss_query_texts.stat')) "
+                "FROM pg_stat_statements;",
+                dbname=DB,
+            ).split("|")
+            log(
+                f"  filled {filled} statements ({time.perf_counter() - start:.1f} s): "
+                f"{entries} entries, {int(text_bytes) / 1e6:.1f} MB of text"
+            )
+            top = level == levels[-1]
+            calls = latency.CALLS if top else tuple(c for c in latency.CALLS if c.pgss)
+            start = time.perf_counter()
+            measured = latency.run_level(
+                cluster.dsn(DB),
+                entries=int(entries),
+                reps=reps,
+                warmup=warmup,
+                memory=top,
+                calls=calls,
+            )
+            log(f"  latency at {entries} entries: {time.perf_counter() - start:.1f} s")
+            result.levels.append(
+                {"entries": entries, "text_bytes": text_bytes, "file_bytes": file_bytes}
+            )
+            result.measurements += measured
+    if pgbench is not None:
+        scale, seconds, runs = pgbench
+        start = time.perf_counter()
+        result.overhead = overhead.measure(
+            installation, scale=scale, seconds=seconds, runs=runs, log=log
+        )
+        log(f"  pgbench: {time.perf_counter() - start:.1f} s")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown file"
+    )
+    parser.add_argument(
+        "--server",
+        choices=["15", "18", "all", "newest"],
+        default=None,
+        help="server major(s) to run on (default: all; --quick: newest)",
+    )
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench part")
+    args = parser.parse_args(argv)
+
+    began = time.perf_counter()
+    if args.quick:
+        levels: tuple[int, ...] = (1000, 10000)
+        reps, warmup = 3, 1
+        pgbench: tuple[int, int, int] | None = (1, 2, 1)
+    else:
+        levels = (1000, 5000, 10000)
+        reps, warmup = 11, 2
+        pgbench = (10, 8, 3)
+    if args.no_pgbench:
+        pgbench = None
+    chosen = installations(args.server or ("newest" if args.quick else "all"))
+    servers = [
+        bench_server(inst, levels=levels, reps=reps, pgbench=pgbench, warmup=warmup)
+        for inst in chosen
+    ]
+    command = "nox -s bench" + (" -- --quick" if args.quick else "")
+    if args.server:
+        command += (" -- " if not args.quick else " ") + f"--server {args.server}"
+    text = report.render(
+        servers=servers,
+        machine=machine(),
+        command=command,
+        quick=args.quick,
+        reps=reps,
+        elapsed_s=time.perf_counter() - began,
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    log(f"wrote {args.output} in {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
