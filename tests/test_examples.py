@@ -35,6 +35,7 @@ TIMEOUT_S = 120
 
 # example -> strings its output must contain
 EXPECTED: dict[str, tuple[str, ...]] = {
+    "fastapi_app": ("Without a token: 401", "With the token: 200", "Self-test passed."),
     "async_asyncpg": (
         "Slow queries (mean >= 100 ms):",
         "SELECT pg_sleep($1)",
