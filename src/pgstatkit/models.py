@@ -11,14 +11,17 @@ strings).
 from __future__ import annotations
 
 import datetime as _dt
+import shlex
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "DatabaseStatistics",
     "IndexUsage",
     "QueryPlan",
     "QueryStat",
+    "SetupFinding",
+    "SetupReport",
     "TableStatistics",
 ]
 
@@ -261,6 +264,83 @@ class QueryPlan(_Model):
     shared_blks_read: int | None
 
 
-for _cls in (QueryStat, DatabaseStatistics, TableStatistics, IndexUsage, QueryPlan):
+Severity = Literal["ok", "info", "warning", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class SetupFinding(_Model):
+    """One check of :func:`pgstatkit.setup.check_setup`.
+
+    ``found`` is what the server has, ``why`` why it matters, ``fix`` the exact
+    statement or ``postgresql.conf`` line (``None`` when nothing is to be done).
+    ``restart_required``: the fix needs a server restart (``True``), a reload or nothing
+    (``False``), or does not change a setting (``None``). ``recommended`` is the value
+    the check recommends for the server setting named by ``check``, if any.
+    """
+
+    check: str
+    severity: Severity
+    found: str
+    why: str
+    fix: str | None
+    restart_required: bool | None
+    recommended: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetupReport(_Model):
+    """The findings of :func:`pgstatkit.setup.check_setup`, in a fixed order."""
+
+    findings: tuple[SetupFinding, ...]
+
+    @property
+    def ok(self) -> bool:
+        """No finding is an error."""
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[SetupFinding, ...]:
+        """The findings of severity ``"error"``."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[SetupFinding, ...]:
+        """The findings of severity ``"warning"``."""
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"ok": ..., "findings": [finding.to_dict(), ...]}``, JSON-ready."""
+        return {"ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
+
+    def _recommended(self) -> list[tuple[str, str, SetupFinding]]:
+        return [(f.check, f.recommended, f) for f in self.findings if f.recommended is not None]
+
+    def postgresql_conf(self) -> str:
+        """The recommended settings as ``postgresql.conf`` lines (a comment on each)."""
+        lines = []
+        for name, value, finding in self._recommended():
+            quoted = "'" + value.replace("'", "''") + "'"
+            when = "restart" if finding.restart_required else "reload"
+            state = "already set" if finding.severity == "ok" else f"change, then {when}"
+            lines.append(f"{name} = {quoted}  # {state}")
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    def docker_compose_command(self) -> str:
+        """A ``command:`` for the official ``postgres`` image with the recommended settings."""
+        args = ["postgres"]
+        for name, value, _ in self._recommended():
+            args += ["-c", shlex.quote(f"{name}={value}")]
+        return " ".join(args)
+
+
+for _cls in (
+    QueryStat,
+    DatabaseStatistics,
+    TableStatistics,
+    IndexUsage,
+    QueryPlan,
+    SetupFinding,
+    SetupReport,
+):
     _register(_cls)
 del _cls

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pgstatkit import _install
+from pgstatkit import _doctor, _install
 from pgstatkit._protocol import Operation
 from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
+from pgstatkit.models import SetupReport
 
-__all__ = ["install", "uninstall"]
+__all__ = ["check_setup", "install", "uninstall"]
 
 T = TypeVar("T")
 
@@ -69,3 +70,31 @@ async def uninstall(
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     return await _run(conn, _install.uninstall(schema, timeout_ms=timeout_ms))
+
+
+async def check_setup(
+    conn: Any, *, schema: str = "pgstatkit", timeout_ms: float | None = None
+) -> SetupReport:
+    """Check the server's configuration for pg_stat_statements ("doctor").
+
+    Read-only. One :class:`~pgstatkit.models.SetupFinding` per check, in this order:
+    ``shared_preload_libraries`` (loaded at server start), ``extension`` (created in
+    this database, up to date), ``views`` (pgstatkit's helper views in ``schema``,
+    built for the installed extension version), ``pg_stat_statements.track``,
+    ``.max`` and ``.track_planning`` (when the library is loaded), ``track_io_timing``,
+    ``compute_query_id`` (PostgreSQL 14+), ``log_min_duration_statement``,
+    ``log_line_prefix``, ``read_all_stats`` (whether this role sees other roles'
+    statement texts) and ``evictions`` (``pg_stat_statements_info.dealloc``, 1.9+).
+    Each says what was found, why it matters, the exact fix and whether it needs a
+    restart. :meth:`~pgstatkit.models.SetupReport.postgresql_conf` and
+    :meth:`~pgstatkit.models.SetupReport.docker_compose_command` render the
+    recommended settings.
+
+    ``shared_preload_libraries`` is hidden from roles without ``pg_read_all_settings``;
+    then whether the library is loaded is read from the presence of its settings.
+
+    Args:
+        schema: the helper schema given to :func:`install`.
+        timeout_ms: statement timeout of this call (default 5000 ms).
+    """
+    return await _run(conn, _doctor.check_setup(schema=schema, timeout_ms=timeout_ms))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pgstatkit import _install
+from pgstatkit import _doctor, _install
 from pgstatkit import setup as _async
 from pgstatkit._protocol import Operation
 from pgstatkit._run import run_sync
 from pgstatkit.adapters import open_sync
+from pgstatkit.models import SetupReport
 
-__all__ = ["install", "uninstall"]
+__all__ = ["check_setup", "install", "uninstall"]
 
 T = TypeVar("T")
 
@@ -32,5 +33,12 @@ def uninstall(conn: Any, *, schema: str = "pgstatkit", timeout_ms: float | None 
     return _run(conn, _install.uninstall(schema, timeout_ms=timeout_ms))
 
 
+def check_setup(
+    conn: Any, *, schema: str = "pgstatkit", timeout_ms: float | None = None
+) -> SetupReport:
+    return _run(conn, _doctor.check_setup(schema=schema, timeout_ms=timeout_ms))
+
+
+check_setup.__doc__ = _async.check_setup.__doc__
 install.__doc__ = _async.install.__doc__
 uninstall.__doc__ = _async.uninstall.__doc__
