@@ -12,6 +12,12 @@ __all__ = ["FINDINGS", "GOAL", "HEADERS", "ServerResult", "render"]
 
 GOAL = 1.10
 
+PGBENCH_NOTE = (
+    "Read the runs column before the ratios: where the runs of one configuration spread "
+    "wider than the gap between configurations (client and server share 2 CPUs with "
+    "other work here), the ratio is noise, not overhead."
+)
+
 HEADERS = {
     "latency": (
         "| call | driver | rows | pgstatkit ms | same-SQL floor ms | ratio | "
@@ -183,6 +189,8 @@ def _pgbench(o: Overhead) -> list[str]:
         f"Shared memory at `pg_stat_statements.max = 10000`: `shared_memory_size` "
         f"{loaded['shared_memory_size']} with the module loaded, {base} without; "
         f"`pg_shmem_allocations`: {named or 'no named allocation'}.",
+        "",
+        PGBENCH_NOTE,
     ]
     return lines
 
