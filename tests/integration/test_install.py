@@ -264,3 +264,18 @@ async def test_older_schema_version_is_upgraded_in_place(
         assert meta is not None and meta["created_schema"] and meta["created_extension"]
     finally:
         await conn.close()
+
+
+def test_inside_the_callers_transaction(pg_server: TestServer, fresh_db: str) -> None:
+    """In the caller's transaction install uses a savepoint: the caller decides."""
+    with psycopg.connect(pg_server.dsn_for(dbname=fresh_db)) as conn:
+        conn.execute("SET search_path = public")
+        sync_setup.install(conn)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert conn.execute("SHOW search_path").fetchone() == ("public",)
+        conn.rollback()
+        assert catalog(pg_server, fresh_db) == NOTHING
+        sync_setup.install(conn)
+        conn.commit()
+        after = catalog(pg_server, fresh_db)
+        assert after == installed(str(after["extension"]))
