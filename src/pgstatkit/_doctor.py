@@ -146,7 +146,7 @@ def _extension(row: tuple[object, ...]) -> SetupFinding:
             "not created in this database",
             why,
             "as a superuser: `CREATE EXTENSION pg_stat_statements;` "
-            "(or `await pgstatkit.setup.install(conn)`)",
+            "(or `await pgstatkit.stats.install(conn)`)",
             None,
         )
     if parse_version(str(installed)) < parse_version(str(default)):
@@ -173,7 +173,7 @@ def _views(schema: str, installed: object, meta: tuple[object, ...] | None) -> S
             "warning",
             f"built for pg_stat_statements {built}, installed is {installed}",
             why,
-            "re-run `await pgstatkit.setup.install(conn)` to rebuild them",
+            "re-run `await pgstatkit.stats.install(conn)` to rebuild them",
             None,
         )
     return SetupFinding("views", "ok", f"built for pg_stat_statements {built}", why, None, None)
@@ -288,7 +288,7 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
 def check_setup(
     *, schema: object = "pgstatkit", timeout_ms: object = None
 ) -> Operation[SetupReport]:
-    """The check_setup operation; see :func:`pgstatkit.setup.check_setup`."""
+    """The check_setup operation; see :func:`pgstatkit.stats.check_setup`."""
     name = schema_name(schema)
 
     def steps(ctx: Context) -> Steps[SetupReport]:

@@ -174,7 +174,7 @@ def _denied(exc: BaseException) -> bool:
 
 _CREATE_EXTENSION_HINT = (
     "pg_stat_statements is not a trusted extension, so `CREATE EXTENSION "
-    "pg_stat_statements` needs a superuser: run it (or `pgstatkit.setup.install`) once "
+    "pg_stat_statements` needs a superuser: run it (or `pgstatkit.stats.install`) once "
     "as a superuser; afterwards the database owner, or any role with CREATE on the "
     "database, can run install"
 )

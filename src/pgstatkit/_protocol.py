@@ -94,8 +94,9 @@ class Context:
         if self.pgss_version is None or self.pgss_schema is None:
             raise ExtensionNotInstalledError(
                 "the pg_stat_statements extension is not created in this database: run "
-                "`await pgstatkit.stats.install(conn)` (or `CREATE EXTENSION "
-                "pg_stat_statements;` as a superuser or the database owner)"
+                "pgstatkit's `stats.install(conn)`, or `CREATE EXTENSION "
+                "pg_stat_statements;`; either needs a superuser the first time, since the "
+                "extension is not trusted"
             )
         if self.pgss_version < MIN_VERSION:
             found = ".".join(map(str, self.pgss_version))
@@ -161,7 +162,7 @@ _LOADED_FIX = (
     "pg_stat_statements is not loaded: add it to shared_preload_libraries and restart "
     "the server, e.g. `ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';` "
     "(keep any libraries already listed) or `shared_preload_libraries = "
-    "'pg_stat_statements'` in postgresql.conf; run `pgstatkit doctor` to check the setup"
+    "'pg_stat_statements'` in postgresql.conf; `stats.check_setup(conn)` checks the rest"
 )
 
 

@@ -43,7 +43,8 @@ class ExtensionNotLoadedError(PgStatKitError):
 class ExtensionNotInstalledError(PgStatKitError):
     """The ``pg_stat_statements`` extension is not created in the current database.
 
-    Run ``pgstatkit.stats.install(conn)`` or ``CREATE EXTENSION pg_stat_statements``.
+    Run ``pgstatkit.stats.install(conn)`` or ``CREATE EXTENSION pg_stat_statements``
+    (a superuser the first time: the extension is not trusted).
     """
 
 

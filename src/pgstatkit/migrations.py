@@ -1,4 +1,4 @@
-"""The SQL of :func:`pgstatkit.setup.install` / ``uninstall``, for schema migrations.
+"""The SQL of :func:`pgstatkit.stats.install` / ``uninstall``, for schema migrations.
 
 An Alembic revision is then three lines each way::
 
@@ -85,7 +85,7 @@ def _views_block(schema: str, version: Version) -> str:
 
 
 def install_statements(schema: str = "pgstatkit", *, pgss_version: str | None = None) -> list[str]:
-    """The statements :func:`pgstatkit.setup.install` runs, as one ``DO`` block.
+    """The statements :func:`pgstatkit.stats.install` runs, as one ``DO`` block.
 
     Args:
         schema: the helper schema (validated like ``install``'s).
@@ -169,7 +169,7 @@ END"""
 
 
 def uninstall_statements(schema: str = "pgstatkit") -> list[str]:
-    """The statements :func:`pgstatkit.setup.uninstall` runs, as one ``DO`` block.
+    """The statements :func:`pgstatkit.stats.uninstall` runs, as one ``DO`` block.
 
     Raises:
         InvalidArgumentError: a bad schema name.

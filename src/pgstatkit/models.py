@@ -269,7 +269,7 @@ Severity = Literal["ok", "info", "warning", "error"]
 
 @dataclass(frozen=True, slots=True)
 class SetupFinding(_Model):
-    """One check of :func:`pgstatkit.setup.check_setup`.
+    """One check of :func:`pgstatkit.stats.check_setup`.
 
     ``found`` is what the server has, ``why`` why it matters, ``fix`` the exact
     statement or ``postgresql.conf`` line (``None`` when nothing is to be done).
@@ -289,7 +289,7 @@ class SetupFinding(_Model):
 
 @dataclass(frozen=True, slots=True)
 class SetupReport(_Model):
-    """The findings of :func:`pgstatkit.setup.check_setup`, in a fixed order."""
+    """The findings of :func:`pgstatkit.stats.check_setup`, in a fixed order."""
 
     findings: tuple[SetupFinding, ...]
 

@@ -6,12 +6,11 @@ import json
 
 import pytest
 
-from pgstatkit import _install, setup
+from pgstatkit import _install
 from pgstatkit._columns import SUPPORTED_VERSIONS
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.migrations import _do, install_statements, uninstall_statements
 from pgstatkit.models import SetupFinding, SetupReport
-from pgstatkit.sync import setup as sync_setup
 
 
 @pytest.mark.parametrize("good", ["pgstatkit", "x", "a" * 63, "é" * 31, 'x"; DROP TABLE t; --'])
@@ -97,18 +96,3 @@ def test_report_renderers_and_dict() -> None:
     assert data["ok"] is False
     assert data["findings"][0]["restart_required"] is True
     assert SetupReport(()).ok and SetupReport(()).postgresql_conf() == ""
-
-
-def test_sync_twin_mirrors_async() -> None:
-    import inspect
-
-    assert setup.__all__ == sync_setup.__all__
-    for name in setup.__all__:
-        a, s = getattr(setup, name), getattr(sync_setup, name)
-        assert inspect.iscoroutinefunction(a) and not inspect.iscoroutinefunction(s)
-        assert a.__doc__ and a.__doc__ == s.__doc__
-        sig_a, sig_s = inspect.signature(a), inspect.signature(s)
-        assert list(sig_a.parameters) == list(sig_s.parameters)
-        for pa, ps in zip(sig_a.parameters.values(), sig_s.parameters.values(), strict=True):
-            assert (pa.kind, pa.default, pa.annotation) == (ps.kind, ps.default, ps.annotation)
-        assert sig_a.return_annotation == sig_s.return_annotation

@@ -1,4 +1,4 @@
-"""setup.install / setup.uninstall on real servers, each test in a database of its own."""
+"""stats.install / stats.uninstall on real servers, each test in a database of its own."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from harness.servers import TestServer
-from pgstatkit import setup, stats
+from pgstatkit import stats
 from pgstatkit.errors import InsufficientPrivilegeError, InvalidArgumentError
-from pgstatkit.sync import setup as sync_setup
+from pgstatkit.sync import stats as sync_stats
 
 pytestmark = pytest.mark.server
 
@@ -63,7 +63,7 @@ async def test_install_twice_uninstall_twice_install_again(
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
         assert catalog(pg_server, fresh_db) == NOTHING
-        await setup.install(conn)
+        await stats.install(conn)
         after = catalog(pg_server, fresh_db)
         version = after["extension"]
         assert version is not None
@@ -74,13 +74,13 @@ async def test_install_twice_uninstall_twice_install_again(
         assert meta["created_extension"] is True
         assert meta["created_schema"] is True
         assert meta["pgss_version"] == version
-        await setup.install(conn)
+        await stats.install(conn)
         assert catalog(pg_server, fresh_db) == installed(str(version))
-        await setup.uninstall(conn)
+        await stats.uninstall(conn)
         assert catalog(pg_server, fresh_db) == NOTHING
-        await setup.uninstall(conn)
+        await stats.uninstall(conn)
         assert catalog(pg_server, fresh_db) == NOTHING
-        await setup.install(conn)
+        await stats.install(conn)
         assert catalog(pg_server, fresh_db) == installed(str(version))
         assert not conn.is_in_transaction()
     finally:
@@ -97,8 +97,8 @@ async def test_users_extension_and_schema_survive_uninstall(
         dbname=fresh_db,
     )
     with psycopg.connect(pg_server.dsn_for(dbname=fresh_db)) as conn:
-        sync_setup.install(conn)
-        sync_setup.uninstall(conn)
+        sync_stats.install(conn)
+        sync_stats.uninstall(conn)
     after = catalog(pg_server, fresh_db)
     assert after["extension"] is not None
     assert after["relations"] == {("mine", "r")}
@@ -110,10 +110,10 @@ async def test_created_extension_kept_while_something_depends_on_it(
 ) -> None:
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
-        await setup.install(conn)
+        await stats.install(conn)
         await conn.execute("CREATE VIEW public.dep AS SELECT calls FROM public.pg_stat_statements")
         await conn.execute("CREATE TABLE pgstatkit.extra (x int)")
-        await setup.uninstall(conn)
+        await stats.uninstall(conn)
         after = catalog(pg_server, fresh_db)
         assert after["extension"] is not None  # public.dep depends on it
         assert after["relations"] == {("extra", "r")}  # the schema is not empty
@@ -124,10 +124,10 @@ async def test_created_extension_kept_while_something_depends_on_it(
 async def test_four_concurrent_installs(pg_server: TestServer, fresh_db: str) -> None:
     conns = [await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db)) for _ in range(4)]
     try:
-        await asyncio.gather(*(setup.install(c) for c in conns))
+        await asyncio.gather(*(stats.install(c) for c in conns))
         after = catalog(pg_server, fresh_db)
         assert after == installed(str(after["extension"]))
-        await asyncio.gather(*(setup.uninstall(c) for c in conns))
+        await asyncio.gather(*(stats.uninstall(c) for c in conns))
         assert catalog(pg_server, fresh_db) == NOTHING
     finally:
         for c in conns:
@@ -137,7 +137,7 @@ async def test_four_concurrent_installs(pg_server: TestServer, fresh_db: str) ->
 async def test_views_match_the_functions(pg_server: TestServer, fresh_db: str) -> None:
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
-        await setup.install(conn)
+        await stats.install(conn)
         await conn.execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) AS g")
         for _ in range(5):
             await conn.fetchval("SELECT count(*) FROM t /* pgstatkit-view-probe */")
@@ -168,16 +168,16 @@ async def test_database_owner_installs_when_the_extension_exists(
     conn = await asyncpg.connect(dsn)
     try:
         with pytest.raises(InsufficientPrivilegeError, match="superuser") as info:
-            await setup.install(conn)
+            await stats.install(conn)
         assert "trusted" in str(info.value)
         assert not conn.is_in_transaction()
         assert catalog(pg_server, fresh_db) == NOTHING  # nothing half-made
         pg_server.psql("CREATE EXTENSION pg_stat_statements", dbname=fresh_db)
-        await setup.install(conn)
+        await stats.install(conn)
         after = catalog(pg_server, fresh_db)
         assert after == installed(str(after["extension"]))
         assert await conn.fetchval("SELECT count(*) >= 0 FROM pgstatkit.top_queries_by_total_time")
-        await setup.uninstall(conn)
+        await stats.uninstall(conn)
         after = catalog(pg_server, fresh_db)
         assert after["extension"] is not None
         assert after["relations"] == set() and after["schema"] is False
@@ -192,7 +192,7 @@ async def test_hostile_schema_name(pg_server: TestServer, fresh_db: str) -> None
     pg_server.psql("CREATE TABLE t (x int)", dbname=fresh_db)
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
-        await setup.install(conn, schema=HOSTILE)
+        await stats.install(conn, schema=HOSTILE)
         names = pg_server.psql(
             "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
             " AND nspname <> 'information_schema' ORDER BY 1",
@@ -201,7 +201,7 @@ async def test_hostile_schema_name(pg_server: TestServer, fresh_db: str) -> None
         assert sorted(names) == sorted(["public", HOSTILE])
         assert catalog(pg_server, fresh_db, HOSTILE)["relations"] == INSTALLED
         assert pg_server.psql("SELECT count(*) FROM t", dbname=fresh_db) == "0"
-        await setup.uninstall(conn, schema=HOSTILE)
+        await stats.uninstall(conn, schema=HOSTILE)
         assert catalog(pg_server, fresh_db, HOSTILE)["schema"] is False
         assert pg_server.psql("SELECT count(*) FROM t", dbname=fresh_db) == "0"
     finally:
@@ -211,9 +211,9 @@ async def test_hostile_schema_name(pg_server: TestServer, fresh_db: str) -> None
 @pytest.mark.parametrize("bad", ["", "a" * 64, "é" * 32, "x\x00y", "pg_stats", "PG_x", 5])
 async def test_invalid_schema_names_send_nothing(bad: object) -> None:
     with pytest.raises(InvalidArgumentError, match="schema"):
-        await setup.install(object(), schema=bad)  # type: ignore[arg-type]
+        await stats.install(object(), schema=bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="schema"):
-        await setup.uninstall(object(), schema=bad)  # type: ignore[arg-type]
+        await stats.uninstall(object(), schema=bad)  # type: ignore[arg-type]
 
 
 async def test_extension_update_procedure(pg_server: TestServer, fresh_db: str) -> None:
@@ -221,13 +221,13 @@ async def test_extension_update_procedure(pg_server: TestServer, fresh_db: str) 
     pg_server.psql("CREATE EXTENSION pg_stat_statements VERSION '1.8'", dbname=fresh_db)
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
-        await setup.install(conn)
+        await stats.install(conn)
         assert await conn.fetchval("SELECT pgss_version FROM pgstatkit.pgstatkit_meta") == "1.8"
         with pytest.raises(asyncpg.DependentObjectsStillExistError):
             await conn.execute("ALTER EXTENSION pg_stat_statements UPDATE")
-        await setup.uninstall(conn)
+        await stats.uninstall(conn)
         await conn.execute("ALTER EXTENSION pg_stat_statements UPDATE")
-        await setup.install(conn)
+        await stats.install(conn)
         current = await conn.fetchval(
             "SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"
         )
@@ -245,13 +245,13 @@ async def test_older_schema_version_is_upgraded_in_place(
 ) -> None:
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
-        await setup.install(conn)
+        await stats.install(conn)
         await conn.execute(
             "UPDATE pgstatkit.pgstatkit_meta SET schema_version = 0;"
             " DROP VIEW pgstatkit.slow_queries;"
             " CREATE VIEW pgstatkit.slow_queries AS SELECT 1 AS old"
         )
-        await setup.install(conn)
+        await stats.install(conn)
         assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 1
         cols = await conn.fetch("SELECT * FROM pgstatkit.slow_queries LIMIT 0")
         assert cols == []
@@ -270,12 +270,12 @@ def test_inside_the_callers_transaction(pg_server: TestServer, fresh_db: str) ->
     """In the caller's transaction install uses a savepoint: the caller decides."""
     with psycopg.connect(pg_server.dsn_for(dbname=fresh_db)) as conn:
         conn.execute("SET search_path = public")
-        sync_setup.install(conn)
+        sync_stats.install(conn)
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
         assert conn.execute("SHOW search_path").fetchone() == ("public",)
         conn.rollback()
         assert catalog(pg_server, fresh_db) == NOTHING
-        sync_setup.install(conn)
+        sync_stats.install(conn)
         conn.commit()
         after = catalog(pg_server, fresh_db)
         assert after == installed(str(after["extension"]))

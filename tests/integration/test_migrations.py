@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from harness.servers import TestServer
-from pgstatkit import setup
+from pgstatkit import stats
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.migrations import install_statements, uninstall_statements
 
@@ -40,7 +40,7 @@ async def test_statements_install_and_uninstall(pg_server: TestServer, fresh_db:
         await run(conn, install_statements())
         assert catalog(pg_server, fresh_db) == after
         top = await conn.fetchrow("SELECT * FROM pgstatkit.top_queries_by_total_time LIMIT 1")
-        rows = await setup.check_setup(conn)
+        rows = await stats.check_setup(conn)
         assert {f.check: f for f in rows.findings}["views"].severity == "ok"
         assert top is not None
         await run(conn, uninstall_statements())
@@ -49,9 +49,9 @@ async def test_statements_install_and_uninstall(pg_server: TestServer, fresh_db:
         assert catalog(pg_server, fresh_db) == NOTHING
         # the two paths mix
         await run(conn, install_statements())
-        await setup.uninstall(conn)
+        await stats.uninstall(conn)
         assert catalog(pg_server, fresh_db) == NOTHING
-        await setup.install(conn)
+        await stats.install(conn)
         await run(conn, uninstall_statements())
         assert catalog(pg_server, fresh_db) == NOTHING
     finally:

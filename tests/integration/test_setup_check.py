@@ -1,4 +1,4 @@
-"""setup.check_setup on real servers: the findings, their fixes and the renderers."""
+"""stats.check_setup on real servers: the findings, their fixes and the renderers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 
 from harness.servers import TestServer
-from pgstatkit import setup
+from pgstatkit import stats
 from pgstatkit.models import SetupFinding, SetupReport
-from pgstatkit.sync import setup as sync_setup
+from pgstatkit.sync import stats as sync_stats
 
 from .conftest import open_client
 
@@ -39,9 +39,9 @@ def by_check(report: SetupReport) -> dict[str, SetupFinding]:
 async def test_preloaded_server_is_ok(pg_server: TestServer, kind: str) -> None:
     async for c in open_client(kind, pg_server.dsn):
         if c.is_async:
-            report = await setup.check_setup(c.source)
+            report = await stats.check_setup(c.source)
         else:
-            report = sync_setup.check_setup(c.source)
+            report = sync_stats.check_setup(c.source)
     assert [f.check for f in report.findings] == CHECKS
     assert report.ok, report.errors
     found = by_check(report)
@@ -67,7 +67,7 @@ async def test_preloaded_server_is_ok(pg_server: TestServer, kind: str) -> None:
 
 async def test_no_preload_is_an_error_with_the_fix(pg_server_no_preload: TestServer) -> None:
     async for c in open_client("asyncpg", pg_server_no_preload.dsn):
-        report = await setup.check_setup(c.source)
+        report = await stats.check_setup(c.source)
         assert not c.source.is_in_transaction()
     assert not report.ok
     first = report.findings[0]
@@ -83,7 +83,7 @@ async def test_no_preload_is_an_error_with_the_fix(pg_server_no_preload: TestSer
 async def test_plain_role_without_settings_access(pg_server: TestServer) -> None:
     dsn = pg_server.dsn_for(user=pg_server.plain_role)
     async for c in open_client("psycopg", dsn):
-        report = sync_setup.check_setup(c.source)
+        report = sync_stats.check_setup(c.source)
     found = by_check(report)
     preload = found["shared_preload_libraries"]
     assert preload.severity == "ok", preload
@@ -95,7 +95,7 @@ async def test_plain_role_without_settings_access(pg_server: TestServer) -> None
 
 async def test_extension_missing_and_views(pg_server: TestServer) -> None:
     async for c in open_client("asyncpg", pg_server.dsn_for(dbname=pg_server.no_extension_db)):
-        report = await setup.check_setup(c.source)
+        report = await stats.check_setup(c.source)
     ext = by_check(report)["extension"]
     assert ext.severity == "error"
     assert "CREATE EXTENSION pg_stat_statements" in str(ext.fix)
@@ -109,8 +109,8 @@ async def test_outdated_extension_and_stale_views(pg_server: TestServer) -> None
     try:
         pg_server.psql("CREATE EXTENSION pg_stat_statements VERSION '1.8'", dbname=db)
         async for c in open_client("asyncpg", pg_server.dsn_for(dbname=db)):
-            await setup.install(c.source)
-            report = await setup.check_setup(c.source)
+            await stats.install(c.source)
+            report = await stats.check_setup(c.source)
             found = by_check(report)
             assert found["extension"].severity == "warning"
             assert "ALTER EXTENSION pg_stat_statements UPDATE" in str(found["extension"].fix)
@@ -122,12 +122,12 @@ async def test_outdated_extension_and_stale_views(pg_server: TestServer) -> None
                 " pgstatkit.queries_with_low_cache_hit;"
                 " ALTER EXTENSION pg_stat_statements UPDATE"
             )
-            report = await setup.check_setup(c.source)
+            report = await stats.check_setup(c.source)
             views = by_check(report)["views"]
             assert views.severity == "warning"
             assert "install" in str(views.fix)
-            await setup.install(c.source)
-            report = await setup.check_setup(c.source)
+            await stats.install(c.source)
+            report = await stats.check_setup(c.source)
             assert by_check(report)["views"].severity == "ok"
             assert by_check(report)["extension"].severity == "ok"
             assert by_check(report)["evictions"].severity in ("ok", "warning")

@@ -29,7 +29,10 @@ FUNCTIONS = sorted(
 def test_same_public_names() -> None:
     assert async_stats.__all__ == sync_stats.__all__
     assert set(FUNCTIONS) == {
+        "check_setup",
         "database_statistics",
+        "install",
+        "uninstall",
         "index_usage",
         "queries_with_low_cache_hit",
         "query_plan",
@@ -166,6 +169,9 @@ CALLS: dict[str, tuple[tuple[object, ...], dict[str, Any]]] = {
     "index_usage": ((), {}),
     "query_plan": (("SELECT 1",), {}),
     "reset_query_statistics": ((), {}),
+    "install": ((), {}),
+    "uninstall": ((), {}),
+    "check_setup": ((), {}),
 }
 BAD_ARGS: dict[str, dict[str, Any]] = {
     "slow_queries": {"limit": 0},
@@ -176,6 +182,9 @@ BAD_ARGS: dict[str, dict[str, Any]] = {
     "index_usage": {"limit": 10.0},
     "query_plan": {"analyze": 1},
     "reset_query_statistics": {"queryid": 0},
+    "install": {"schema": "pg_mine"},
+    "uninstall": {"schema": ""},
+    "check_setup": {"timeout_ms": -1},
 }
 
 
