@@ -47,7 +47,14 @@ from pgstatkit.errors import (
     TransactionStateError,
     UnsafeQueryError,
 )
-from pgstatkit.models import DatabaseStatistics, IndexUsage, QueryPlan, QueryStat, TableStatistics
+from pgstatkit.models import (
+    DatabaseStatistics,
+    IndexUsage,
+    QueryPlan,
+    QueryStat,
+    SetupReport,
+    TableStatistics,
+)
 
 __all__ = [
     "TOKEN_ENV",
@@ -493,6 +500,15 @@ def create_router(
             "index-usage",
             lambda conn: stats.index_usage(conn, limit=limit, timeout_ms=timeout_ms),
         )
+
+    @router.get(
+        "/performance/setup",
+        response_model=SetupReport,
+        responses=_responses(),
+        summary="The server's setup for pg_stat_statements, each finding with its fix",
+    )
+    async def setup_check(timeout_ms: TimeoutMs = None) -> Any:
+        return await call("setup", lambda conn: stats.check_setup(conn, timeout_ms=timeout_ms))
 
     if enable_metrics:
         from pgstatkit import prometheus

@@ -23,6 +23,7 @@ GET_ENDPOINTS = (
     "/performance/database-stats",
     "/performance/table-stats",
     "/performance/index-usage",
+    "/performance/setup",
     "/performance/metrics",
 )
 

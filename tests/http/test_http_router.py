@@ -211,6 +211,13 @@ async def test_endpoints_return_the_models(pool: Any, pg_server: TestServer) -> 
         assert r.status_code == 200
         assert any(t["table"] == "http_probe" for t in r.json())
 
+        r = await client.get(f"{PREFIX}/performance/setup", headers=AUTH)
+        assert r.status_code == 200
+        findings = {f["check"]: f for f in r.json()["findings"]}
+        assert findings["shared_preload_libraries"]["severity"] == "ok"
+        assert findings["extension"]["severity"] in ("ok", "warning")
+        assert {"found", "why", "fix", "restart_required"} <= set(findings["extension"])
+
         r = await client.get(f"{PREFIX}/performance/index-usage", headers=AUTH)
         assert r.status_code == 200
         assert any(i["index"] == "http_probe_v" and i["unused"] for i in r.json())
