@@ -24,7 +24,7 @@ from pgstatkit.testing import embedded_installation
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
-DOC_PAGES = ("index.md", "statistics.md", "models.md", "errors.md", "privileges.md")
+DOC_PAGES = ("index.md", "statistics.md", "models.md", "errors.md", "privileges.md", "setup.md")
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 ORDERS_SQL = (
     "CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, total numeric NOT NULL);"
