@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``.
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s docs``.
 
 ``nox -s tests`` runs the same test command as CI (README.md); the clusters it needs
 are started by the test suite itself (docs/testing.md).
@@ -42,3 +42,17 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (benchmarks/README.md); rewrites docs/benchmarks.md. ``-- --quick``: smoke run."""
     session.install("-e", ".[all]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site: ``mkdocs build --strict`` (any warning fails) into ``site/``.
+
+    Extra arguments go to ``mkdocs build``: ``nox -s docs -- --site-dir /tmp/site``.
+    """
+    session.install("-e", ".[docs]")
+    session.run(
+        *("python", "-m", "mkdocs", "build", "--strict", "--site-dir", "site"),
+        *session.posargs,
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )

