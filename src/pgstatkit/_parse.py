@@ -88,11 +88,11 @@ def parse_rows(model: type[M], result: Result) -> list[M]:
             f"{model.__name__}: columns do not match the model "
             f"(missing {missing}, unexpected {extra}, or out of order)"
         )
-    width = len(expected)
-    if any(len(row) != width for row in result.rows):
-        raise ParseError(f"{model.__name__}: a row does not have {width} values")
     build: Callable[..., M] = _builder(model)
-    return [build(*row) for row in result.rows]
+    try:
+        return [build(*row) for row in result.rows]
+    except TypeError:  # a row with the wrong number of values
+        raise ParseError(f"{model.__name__}: a row does not have {len(expected)} values") from None
 
 
 def _number(node: Mapping[str, Any], key: str) -> float | None:
