@@ -126,3 +126,12 @@ def test_table_fits_and_cuts_long_text() -> None:
     assert "low" not in fmt.table(columns, rows, 40)[0]
     assert "low" in fmt.table(columns, rows, 200)[0]
     assert fmt.one_line("SELECT 1\n   FROM  t") == "SELECT 1 FROM t"
+
+
+def test_importing_the_cli_loads_no_driver() -> None:
+    code = (
+        "import sys, pgstatkit.cli, pgstatkit.cli._demo, pgstatkit.__main__\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'asyncpg')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

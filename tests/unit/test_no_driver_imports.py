@@ -1,4 +1,5 @@
-"""Database drivers are imported only by the adapters, and only when needed."""
+"""Database drivers are imported only by the adapters (and the command line, which opens
+its own psycopg connection), and only when needed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pgstatkit
 
 PACKAGE = Path(pgstatkit.__file__).resolve().parent
 DRIVERS = ("asyncpg", "psycopg", "psycopg_pool", "sqlalchemy")
-ALLOWED_DIRS = ("adapters",)
+ALLOWED_DIRS = ("adapters", "cli")
 STDLIB_ONLY_DIRS = ("testing",)
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 
