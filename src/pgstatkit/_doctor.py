@@ -48,9 +48,7 @@ LEFT JOIN pg_catalog.pg_available_extensions AS a ON a.name = 'pg_stat_statement
 
 Setting = tuple[str, str | None, str]  # setting, unit, context
 
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_lit = _sql.quote_literal
 
 
 def _alter(name: str, value: str, context: str) -> str:

@@ -16,7 +16,7 @@ import functools
 import re
 from importlib import resources
 
-__all__ = ["load", "quote_ident", "render"]
+__all__ = ["load", "quote_ident", "quote_literal", "render"]
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
 
@@ -75,3 +75,18 @@ def quote_ident(name: str) -> str:
     if not name or "\x00" in name:
         raise ValueError("an identifier must be a non-empty string without NUL characters")
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote ``value`` as a SQL string constant: ``'value'``, inner quotes doubled.
+
+    For the places a value cannot be a bound parameter: text shown to the user as a fix
+    (``ALTER SYSTEM SET ... = '...'``), ``postgresql.conf`` lines, and ``DO`` blocks.
+    Assumes ``standard_conforming_strings = on`` (the default since PostgreSQL 9.1).
+
+    Raises:
+        ValueError: ``value`` contains a NUL character.
+    """
+    if "\x00" in value:
+        raise ValueError("a string constant cannot contain NUL characters")
+    return "'" + value.replace("'", "''") + "'"

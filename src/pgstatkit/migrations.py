@@ -42,9 +42,7 @@ from pgstatkit.errors import InvalidArgumentError
 
 __all__ = ["install_statements", "uninstall_statements"]
 
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_lit = _sql.quote_literal
 
 
 def _do(body: str) -> str:

@@ -15,6 +15,8 @@ import shlex
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
+from pgstatkit import _sql
+
 __all__ = [
     "DatabaseStatistics",
     "IndexUsage",
@@ -319,7 +321,7 @@ class SetupReport(_Model):
         """The recommended settings as ``postgresql.conf`` lines (a comment on each)."""
         lines = []
         for name, value, finding in self._recommended():
-            quoted = "'" + value.replace("'", "''") + "'"
+            quoted = _sql.quote_literal(value)
             when = "restart" if finding.restart_required else "reload"
             state = "already set" if finding.severity == "ok" else f"change, then {when}"
             lines.append(f"{name} = {quoted}  # {state}")
