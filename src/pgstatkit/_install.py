@@ -31,7 +31,6 @@ from pgstatkit._columns import MIN_VERSION, Version, parse_version, projection
 from pgstatkit._protocol import Context, Operation, Query, Steps
 from pgstatkit.errors import (
     ExtensionTooOldError,
-    InsufficientPrivilegeError,
     InvalidArgumentError,
     PgStatKitError,
 )
@@ -159,27 +158,6 @@ def _read_meta(schema: str) -> Query:
     )
 
 
-def _denied(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        for attr in ("sqlstate", "pgcode"):
-            if getattr(current, attr, None) == "42501":
-                return True
-        orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else current.__cause__
-    return "permission denied" in str(exc).lower()
-
-
-_CREATE_EXTENSION_HINT = (
-    "pg_stat_statements is not a trusted extension, so `CREATE EXTENSION "
-    "pg_stat_statements` needs a superuser: run it (or `pgstatkit.stats.install`) once "
-    "as a superuser; afterwards the database owner, or any role with CREATE on the "
-    "database, can run install"
-)
-
-
 def install(schema: object = "pgstatkit", *, timeout_ms: object = None) -> Operation[None]:
     """The install operation; see the module docstring."""
     name = schema_name(schema)
@@ -205,18 +183,12 @@ def install(schema: object = "pgstatkit", *, timeout_ms: object = None) -> Opera
             created_schema = True
         if pgss_version is None:
             target = "public" if public_exists else name
-            try:
-                yield Query(
-                    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA "
-                    + _sql.quote_ident(target)
-                )
-            except Exception as exc:
-                if _denied(exc):
-                    raise InsufficientPrivilegeError(
-                        f"install: permission denied to create extension "
-                        f"pg_stat_statements; {_CREATE_EXTENSION_HINT}"
-                    ) from exc
-                raise
+            # A role that may not create it gets InsufficientPrivilegeError from the
+            # runner's translate_error, with the superuser hint.
+            yield Query(
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA "
+                + _sql.quote_ident(target)
+            )
             created_extension = True
             state = (yield _state(name)).rows[0]
             pgss_version, pgss_schema = state[0], state[1]

@@ -187,7 +187,14 @@ def translate_error(sqlstate: str | None, message: str, op_name: str) -> PgStatK
             "roll it back before calling pgstatkit"
         )
     if sqlstate == "42501":
-        if "pg_stat_statements_reset" in lowered:
+        if "create extension" in lowered:
+            hint = (
+                "pg_stat_statements is not a trusted extension, so `CREATE EXTENSION "
+                "pg_stat_statements` needs a superuser: run it (or `stats.install`) once as "
+                "a superuser; afterwards the database owner, or any role with CREATE on the "
+                "database, can run install"
+            )
+        elif "pg_stat_statements_reset" in lowered:
             hint = (
                 "reset needs a superuser or `GRANT EXECUTE ON FUNCTION "
                 "pg_stat_statements_reset(oid, oid, bigint) TO <role>;` "

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pgstatkit import _validate
+from pgstatkit._install import schema_name
 from pgstatkit._version import __version__
 from pgstatkit.cli import _format as fmt
 from pgstatkit.errors import (
@@ -126,12 +127,7 @@ _timeout = _checked(_validate.timeout_ms, float)
 _queryid = _checked(_validate.queryid, int)
 
 
-def _schema(text: str) -> str:
-    if not text or len(text.encode()) > 63 or "\0" in text or text.startswith("pg_"):
-        raise argparse.ArgumentTypeError(
-            f"must be 1 to 63 bytes, no NUL, not starting with pg_: {text!r}"
-        )
-    return text
+_schema = _checked(schema_name, str)
 
 
 def _common(*, suppress: bool) -> _Parser:
