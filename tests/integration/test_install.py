@@ -180,6 +180,10 @@ async def test_database_owner_installs_when_the_extension_exists(
         after = catalog(pg_server, fresh_db)
         assert after == installed(str(after["extension"]))
         assert await conn.fetchval("SELECT count(*) >= 0 FROM pgstatkit.top_queries_by_total_time")
+        await stats.install(conn, grant_select_to=[pg_server.monitor_role])
+        assert grants(pg_server, fresh_db) == {
+            v: {f"{pg_server.monitor_role}:SELECT"} for v in VIEWS
+        }
         await stats.uninstall(conn)
         after = catalog(pg_server, fresh_db)
         assert after["extension"] is not None
@@ -574,3 +578,44 @@ async def test_install_from_before_the_ownership_comments_is_adopted(
         assert [n[0] for n in notes] == [_install.MARKER] * 4
     finally:
         await conn.close()
+
+
+async def test_extension_update_procedure_grants_again(
+    pg_server: TestServer, fresh_db: str, path: Installer, grantee: str
+) -> None:
+    """uninstall drops the views with their grants; install(grant_select_to=...) after
+    ALTER EXTENSION ... UPDATE grants again, on views built for the new version."""
+    old = "1.10" if pg_server.major >= 17 else "1.8"
+    pg_server.psql(f"CREATE EXTENSION pg_stat_statements VERSION '{old}'", dbname=fresh_db)
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await path.install(conn, grant=[grantee])
+        columns = view_columns(pg_server, fresh_db, "top_queries_by_total_time")
+        await path.uninstall(conn)
+        await conn.execute("ALTER EXTENSION pg_stat_statements UPDATE")
+        await path.install(conn, grant=[grantee])
+        assert await conn.fetchval("SELECT pgss_version FROM pgstatkit.pgstatkit_meta") != old
+        assert view_columns(pg_server, fresh_db, "top_queries_by_total_time") == columns
+        assert grants(pg_server, fresh_db) == {v: {f"{grantee}:SELECT"} for v in VIEWS}
+        await path.install(conn)  # and a plain re-install keeps them
+        assert grants(pg_server, fresh_db) == {v: {f"{grantee}:SELECT"} for v in VIEWS}
+    finally:
+        await conn.close()
+
+
+def test_refusals_through_psycopg(pg_server: TestServer, fresh_db: str, grantee: str) -> None:
+    """The SQLSTATEs behind the savepoint fallbacks, as psycopg reports them."""
+    with psycopg.connect(pg_server.dsn_for(dbname=fresh_db), autocommit=True) as conn:
+        sync_stats.install(conn)
+        conn.execute(
+            "DROP VIEW pgstatkit.slow_queries;"
+            " CREATE VIEW pgstatkit.slow_queries AS SELECT 1 AS old;"
+            f" COMMENT ON VIEW pgstatkit.slow_queries IS {_sql.quote_literal(_install.MARKER)};"
+            f" GRANT SELECT ON pgstatkit.slow_queries TO {grantee}"
+        )
+        sync_stats.install(conn)  # 42P16: re-created, grant applied again
+        assert grants(pg_server, fresh_db)["slow_queries"] == {f"{grantee}:SELECT"}
+        conn.execute("CREATE VIEW public.mine AS SELECT calls FROM pgstatkit.slow_queries")
+        with pytest.raises(InstallRefusedError, match=r"view public\.mine"):
+            sync_stats.uninstall(conn)  # 2BP01
+        assert catalog(pg_server, fresh_db)["relations"] == INSTALLED
