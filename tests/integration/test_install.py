@@ -540,6 +540,7 @@ async def test_uninstall_refused_while_a_users_view_depends_on_the_views(
             " SELECT queryid FROM pgstatkit.top_queries_by_total_time;"
             " CREATE MATERIALIZED VIEW public.my_slow AS SELECT calls FROM pgstatkit.slow_queries"
         )
+        await path.install(conn)  # a re-install replaces the views in place: they stay
         before = catalog(pg_server, fresh_db)
         with path.refused(r"materialized view public\.my_slow, view public\.my_report", "2BP01"):
             await path.uninstall(conn)
