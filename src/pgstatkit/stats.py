@@ -239,7 +239,7 @@ async def install(
     conn: Any,
     *,
     schema: str = "pgstatkit",
-    grant_select_to: Sequence[str] = (),
+    grant_select_to: list[str] | tuple[str, ...] = (),
     timeout_ms: float | None = None,
 ) -> None:
     """Create pgstatkit's helper views (and what they need) in the current database.
