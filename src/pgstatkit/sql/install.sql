@@ -9,12 +9,12 @@
 -- pgstatkit's own: the expected kind and pgstatkit's ownership comment;
 -- or, left by pgstatkit schema version 1 (before the comments), no comment at all next
 -- to an uncommented pgstatkit_meta with version 1's exact columns.
-WITH wanted (relname, relkind) AS (
-    {{wanted}}
-),
-found AS (
-    SELECT c.oid,
-           c.relname::text AS relname,
+SELECT f.relname,
+       f.label,
+       f.relkind = f.wanted_kind
+           AND (f.note IS NOT DISTINCT FROM {{marker}} OR (f.note IS NULL AND l.is_legacy)) AS owned
+FROM (
+    SELECT c.relname::text AS relname,
            c.relkind::text AS relkind,
            w.relkind AS wanted_kind,
            pg_catalog.obj_description(c.oid, 'pg_class') AS note,
@@ -27,25 +27,23 @@ found AS (
                n.nspname, c.relname) AS label
     FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    JOIN wanted AS w ON w.relname = c.relname::text
+    JOIN ({{wanted}}) AS w (relname, relkind) ON w.relname = c.relname::text
     WHERE n.nspname = {{schema}}
-),
-legacy AS (
-    SELECT pg_catalog.count(*) > 0 AS is_legacy
-    FROM found AS f
-    WHERE f.relname = 'pgstatkit_meta' AND f.relkind = 'r' AND f.note IS NULL
-      AND ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute AS a
-                WHERE a.attrelid = f.oid AND a.attnum > 0 AND NOT a.attisdropped
-                ORDER BY a.attnum)
-          = ARRAY['id', 'schema_version', 'created_extension', 'created_schema',
-                  'pgss_version', 'installed_at']
-)
-SELECT f.relname,
-       f.label,
-       f.relkind = f.wanted_kind
-           AND (f.note IS NOT DISTINCT FROM {{marker}} OR (f.note IS NULL AND l.is_legacy)) AS owned
-FROM found AS f
-CROSS JOIN legacy AS l
+) AS f
+CROSS JOIN (
+    SELECT EXISTS (
+        SELECT 1
+        FROM pg_catalog.pg_class AS c
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = {{schema}} AND c.relname = 'pgstatkit_meta' AND c.relkind = 'r'
+          AND pg_catalog.obj_description(c.oid, 'pg_class') IS NULL
+          AND ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute AS a
+                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                    ORDER BY a.attnum)
+              = ARRAY['id', 'schema_version', 'created_extension', 'created_schema',
+                      'pgss_version', 'installed_at']
+    ) AS is_legacy
+) AS l
 ORDER BY f.label;
 
 -- name: dependents
