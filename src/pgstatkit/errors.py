@@ -12,6 +12,7 @@ __all__ = [
     "ExtensionNotInstalledError",
     "ExtensionNotLoadedError",
     "ExtensionTooOldError",
+    "InstallRefusedError",
     "InsufficientPrivilegeError",
     "InvalidArgumentError",
     "PgStatKitError",
@@ -78,4 +79,16 @@ class TransactionStateError(PgStatKitError):
     """The caller's connection is in a failed transaction, so nothing can run on it.
 
     Roll the caller's transaction back first.
+    """
+
+
+class InstallRefusedError(PgStatKitError):
+    """``install`` or ``uninstall`` refused and changed nothing.
+
+    Raised when an object in the helper schema has one of pgstatkit's names but was not
+    created by pgstatkit (install never replaces or drops it: use another schema, or
+    drop or rename it), when a role given to ``grant_select_to`` does not exist, and
+    when objects of yours depend on pgstatkit's views (``uninstall``, or ``install``
+    re-creating a view whose columns changed: drop them first). The message names the
+    objects.
     """

@@ -235,21 +235,33 @@ async def reset_query_statistics(
     return await _run(conn, op)
 
 
-async def install(conn: Any, *, schema: str = "pgstatkit", timeout_ms: float | None = None) -> None:
+async def install(
+    conn: Any,
+    *,
+    schema: str = "pgstatkit",
+    grant_select_to: list[str] | tuple[str, ...] = (),
+    timeout_ms: float | None = None,
+) -> None:
     """Create pgstatkit's helper views (and what they need) in the current database.
 
     Idempotent and safe to run concurrently (one transaction, serialised on an advisory
     lock; a failure leaves nothing behind). Creates, each only if missing:
     ``CREATE EXTENSION pg_stat_statements`` (in ``public``), the schema ``schema``, and
     ``<schema>.pgstatkit_meta`` recording what install created and the versions. Then
-    (re)builds the views ``<schema>.slow_queries`` (mean execution time >= 1000 ms),
+    builds the views ``<schema>.slow_queries`` (mean execution time >= 1000 ms),
     ``<schema>.top_queries_by_total_time`` and ``<schema>.queries_with_low_cache_hit``
     (cache hit ratio < 0.9): the current database, with the columns and order of the
     :mod:`pgstatkit.stats` functions of the same names, for the extension version
-    installed now.
+    installed now. Every object install creates carries pgstatkit's ownership comment.
+
+    What is not pgstatkit's stays untouched: a relation in ``schema`` with one of these
+    names but without pgstatkit's comment makes install refuse. A re-install keeps the
+    GRANTs made on the views (``CREATE OR REPLACE VIEW``; a view whose columns changed
+    is re-created and granted the same privileges again).
 
     Views over ``pg_stat_statements`` block ``ALTER EXTENSION pg_stat_statements
-    UPDATE``: run :func:`uninstall`, then the update, then :func:`install` again.
+    UPDATE``: run :func:`uninstall`, then the update, then :func:`install` again (with
+    ``grant_select_to``: uninstall dropped the views and their grants).
 
     Not read-only: it commits (inside your transaction it releases its savepoint).
     ``CREATE EXTENSION pg_stat_statements`` needs a superuser (the extension is not
@@ -259,9 +271,20 @@ async def install(conn: Any, *, schema: str = "pgstatkit", timeout_ms: float | N
     Args:
         schema: the helper schema: 1-63 bytes, no NUL, not starting with ``pg_``;
             always quoted.
+        grant_select_to: roles to grant ``SELECT`` on the views and ``USAGE`` on the
+            schema (a list or tuple of names, 1-63 bytes each, always quoted;
+            ``"public"`` means ``PUBLIC``).
         timeout_ms: statement timeout of this call (default 5000 ms).
+
+    Raises:
+        InstallRefusedError: nothing changed: a relation in ``schema`` with one of
+            pgstatkit's names was not created by pgstatkit; a role of
+            ``grant_select_to`` does not exist; or a view whose columns changed must be
+            re-created but other objects depend on it. The message names them.
+        InvalidArgumentError: a bad ``schema``, role name or ``timeout_ms``; nothing sent.
     """
-    return await _run(conn, _ops_install.install(schema, timeout_ms=timeout_ms))
+    op = _ops_install.install(schema, grant_select_to=grant_select_to, timeout_ms=timeout_ms)
+    return await _run(conn, op)
 
 
 async def uninstall(
@@ -269,13 +292,18 @@ async def uninstall(
 ) -> None:
     """Remove what :func:`install` created, and nothing else; a no-op when not installed.
 
-    Drops the helper views and ``<schema>.pgstatkit_meta``; the ``pg_stat_statements``
-    extension only if install created it and nothing else depends on it; the schema
-    only if install created it and it is now empty. Never ``CASCADE``.
+    Drops the helper views and ``<schema>.pgstatkit_meta`` that carry pgstatkit's
+    ownership comment (an object of yours with the same name stays); the
+    ``pg_stat_statements`` extension only if install created it and nothing else depends
+    on it; the schema only if install created it and it is now empty. Never ``CASCADE``.
 
     Args:
         schema: the helper schema given to :func:`install`.
         timeout_ms: statement timeout of this call (default 5000 ms).
+
+    Raises:
+        InstallRefusedError: nothing changed: objects of yours depend on pgstatkit's
+            views (the message names them, read from ``pg_depend``); drop them first.
     """
     return await _run(conn, _ops_install.uninstall(schema, timeout_ms=timeout_ms))
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pgstatkit import _install
+from pgstatkit import _install, _sql
 from pgstatkit._columns import SUPPORTED_VERSIONS
+from pgstatkit._protocol import Result
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.migrations import _do, install_statements, uninstall_statements
 from pgstatkit.models import SetupFinding, SetupReport
@@ -38,17 +41,115 @@ def test_operations_write_and_commit() -> None:
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
-def test_view_sql_quotes_the_schema(version: tuple[int, int]) -> None:
+def test_view_sql_quotes_the_schemas(version: tuple[int, int]) -> None:
     hostile = 'x"; DROP TABLE t; --'
-    statements = _install.view_statements(hostile, version, "public")
-    assert len(statements) == 6
-    for sql in statements:
-        assert '"x""; DROP TABLE t; --".' in sql
-        assert sql.count('"x""; DROP TABLE t; --"') == 1
-    creates = [s for s in statements if s.startswith("CREATE VIEW")]
-    assert "s.mean_exec_time_ms >= 1000.0" in creates[0]
-    assert "s.cache_hit_ratio < 0.9" in creates[2]
-    assert all("LIMIT" not in s for s in creates)
+    definitions = _install.view_definitions(version, hostile)
+    assert list(definitions) == list(_install.VIEWS)
+    for sql in definitions.values():
+        assert sql.count('"x""; DROP TABLE t; --".pg_stat_statements') == 1
+        assert "LIMIT" not in sql
+    assert "s.mean_exec_time_ms >= 1000.0" in definitions["slow_queries"]
+    assert "s.cache_hit_ratio < 0.9" in definitions["queries_with_low_cache_hit"]
+    assert _install.qualified(hostile, "slow_queries") == '"x""; DROP TABLE t; --"."slow_queries"'
+
+
+def test_grant_statements_quote_the_roles() -> None:
+    assert _install.grant_statements("s", ()) == []
+    usage, select = _install.grant_statements("s", ('gra"fana', "public", "Public"))
+    assert usage == 'GRANT USAGE ON SCHEMA "s" TO "gra""fana", PUBLIC, "Public"'
+    assert select == (
+        'GRANT SELECT ON "s"."slow_queries", "s"."top_queries_by_total_time", '
+        '"s"."queries_with_low_cache_hit" TO "gra""fana", PUBLIC, "Public"'
+    )
+
+
+def test_regrant_statements() -> None:
+    rows = [
+        ("SELECT", False, 'gra"fana', True),
+        ("REFERENCES", True, "-", False),
+        ("SELECT; DROP TABLE t", False, "x", False),  # not a privilege: never sent
+    ]
+    assert _install.regrant_statements('"s"."v"', rows) == [
+        'GRANT SELECT ON "s"."v" TO "gra""fana" WITH GRANT OPTION',
+        'GRANT REFERENCES ON "s"."v" TO PUBLIC',
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["grafana", None, ("",), ["x\x00"], ["a" * 64], [1], {"grafana"}],
+)
+def test_grant_select_to_rejected_before_any_round_trip(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="grant_select_to"):
+        _install.install(grant_select_to=bad)
+    with pytest.raises(InvalidArgumentError, match="grant_select_to"):
+        install_statements(grant_select_to=bad)  # type: ignore[arg-type]
+
+
+@given(st.lists(st.text(min_size=1).filter(lambda t: "\x00" not in t)))
+def test_role_names_property(names: list[str]) -> None:
+    fits = [n for n in names if len(n.encode("utf-8")) <= 63]
+    if fits != names:
+        with pytest.raises(InvalidArgumentError, match="63 bytes"):
+            _install.role_names(names)
+        return
+    roles = _install.role_names(names)
+    assert roles == tuple(dict.fromkeys(names))
+    for role in roles:
+        quoted = _install.grantee_sql(role)
+        if role == "public":
+            assert quoted == "PUBLIC"
+        else:
+            assert quoted == '"' + role.replace('"', '""') + '"'
+
+
+class _ServerError(Exception):
+    """A driver error as pgstatkit sees one: a message and ``.sqlstate``."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def _drive_drop(error: Exception) -> tuple[list[str], bool]:
+    steps = _install._try_drop("DROP SCHEMA s RESTRICT")
+    sent = [next(steps).sql, steps.send(Result((), [])).sql]
+    try:
+        sent.append(steps.throw(error).sql)
+        steps.send(Result((), []))
+    except StopIteration as stop:
+        return sent, bool(stop.value)
+    raise AssertionError("the drop did not finish")  # pragma: no cover
+
+
+def test_try_drop_classifies_by_sqlstate_not_by_message() -> None:
+    german = _ServerError(
+        "kann Schema s nicht löschen, weil andere Objekte davon abhängen", "2BP01"
+    )
+    assert _drive_drop(german) == (
+        [
+            "SAVEPOINT pgstatkit_try",
+            "DROP SCHEMA s RESTRICT",
+            "ROLLBACK TO SAVEPOINT pgstatkit_try",
+        ],
+        False,
+    )
+    other = _ServerError("must be owner of schema s (nothing here depends on anything)", "42501")
+    with pytest.raises(_ServerError):
+        _drive_drop(other)
+
+
+def test_catalog_sql_is_complete() -> None:
+    for sql in (
+        _install.objects_sql("$1::text"),
+        _install.dependents_sql("$1::text", "$2::text[]"),
+        _install.missing_roles_sql("$1::text[]"),
+    ):
+        assert "{{" not in sql and "--" not in sql
+    objects = _install.objects_sql("$1::text")
+    for name in [_install.META_TABLE, *_install.VIEWS]:
+        assert f"'{name}'" in objects
+    assert _sql.quote_literal(_install.MARKER) in objects
 
 
 def test_do_block_tag_never_in_body() -> None:
@@ -62,10 +163,13 @@ def test_do_block_tag_never_in_body() -> None:
 
 def test_migration_versions() -> None:
     (every,) = install_statements()
-    assert every.count("CREATE VIEW") == 3 * len(SUPPORTED_VERSIONS)
+    assert every.count("SELECT s.*") == 3 * len(SUPPORTED_VERSIONS)
     (one,) = install_statements(pgss_version="1.10")
-    assert one.count("CREATE VIEW") == 3
+    assert one.count("SELECT s.*") == 3
     assert "ver = '1.10'" in one
+    assert "GRANT SELECT ON" not in one and "GRANT USAGE" not in one
+    (granted,) = install_statements(grant_select_to=["grafana"])
+    assert 'TO "grafana"' in granted
 
 
 def _finding(check: str, severity: str, recommended: str | None, restart: bool) -> SetupFinding:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import asyncpg
 import psycopg
 import pytest
 
 from harness.servers import TestServer
-from pgstatkit import stats
-from pgstatkit.errors import InsufficientPrivilegeError, InvalidArgumentError
+from pgstatkit import _install, _sql, stats
+from pgstatkit.errors import InstallRefusedError, InsufficientPrivilegeError, InvalidArgumentError
+from pgstatkit.migrations import install_statements, uninstall_statements
 from pgstatkit.sync import stats as sync_stats
 
 pytestmark = pytest.mark.server
@@ -70,7 +73,7 @@ async def test_install_twice_uninstall_twice_install_again(
         assert after == installed(str(version))
         meta = await conn.fetchrow("SELECT * FROM pgstatkit.pgstatkit_meta")
         assert meta is not None
-        assert meta["schema_version"] == 1
+        assert meta["schema_version"] == _install.SCHEMA_VERSION
         assert meta["created_extension"] is True
         assert meta["created_schema"] is True
         assert meta["pgss_version"] == version
@@ -177,6 +180,10 @@ async def test_database_owner_installs_when_the_extension_exists(
         after = catalog(pg_server, fresh_db)
         assert after == installed(str(after["extension"]))
         assert await conn.fetchval("SELECT count(*) >= 0 FROM pgstatkit.top_queries_by_total_time")
+        await stats.install(conn, grant_select_to=[pg_server.monitor_role])
+        assert grants(pg_server, fresh_db) == {
+            v: {f"{pg_server.monitor_role}:SELECT"} for v in VIEWS
+        }
         await stats.uninstall(conn)
         after = catalog(pg_server, fresh_db)
         assert after["extension"] is not None
@@ -243,16 +250,23 @@ async def test_extension_update_procedure(pg_server: TestServer, fresh_db: str) 
 async def test_older_schema_version_is_upgraded_in_place(
     pg_server: TestServer, fresh_db: str
 ) -> None:
+    """Schema version 1 had no ownership comments; its views are rebuilt in place."""
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
         await stats.install(conn)
         await conn.execute(
-            "UPDATE pgstatkit.pgstatkit_meta SET schema_version = 0;"
+            "UPDATE pgstatkit.pgstatkit_meta SET schema_version = 1;"
+            " COMMENT ON TABLE pgstatkit.pgstatkit_meta IS NULL;"
+            " COMMENT ON VIEW pgstatkit.top_queries_by_total_time IS NULL;"
+            " COMMENT ON VIEW pgstatkit.queries_with_low_cache_hit IS NULL;"
             " DROP VIEW pgstatkit.slow_queries;"
             " CREATE VIEW pgstatkit.slow_queries AS SELECT 1 AS old"
         )
         await stats.install(conn)
-        assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 1
+        assert (
+            await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta")
+            == _install.SCHEMA_VERSION
+        )
         cols = await conn.fetch("SELECT * FROM pgstatkit.slow_queries LIMIT 0")
         assert cols == []
         names = [
@@ -279,3 +293,330 @@ def test_inside_the_callers_transaction(pg_server: TestServer, fresh_db: str) ->
         conn.commit()
         after = catalog(pg_server, fresh_db)
         assert after == installed(str(after["extension"]))
+
+
+# --------------------------------------------------------------------------------------
+# What belongs to the user: objects with pgstatkit's names, grants, dependent views.
+# Each test runs through both paths: stats.install/uninstall and the migration DO blocks.
+
+
+@dataclasses.dataclass
+class Installer:
+    """install / uninstall through one path: ``stats`` or ``pgstatkit.migrations``."""
+
+    id: str
+
+    async def install(
+        self, conn: asyncpg.Connection, schema: str = "pgstatkit", grant: Sequence[str] = ()
+    ) -> None:
+        options = {"grant_select_to": grant} if grant else {}
+        if self.id == "stats":
+            await stats.install(conn, schema=schema, **options)
+            return
+        async with conn.transaction():
+            for sql in install_statements(schema, **options):
+                await conn.execute(sql)
+
+    async def uninstall(self, conn: asyncpg.Connection, schema: str = "pgstatkit") -> None:
+        if self.id == "stats":
+            await stats.uninstall(conn, schema=schema)
+            return
+        async with conn.transaction():
+            for sql in uninstall_statements(schema):
+                await conn.execute(sql)
+
+    @contextlib.contextmanager
+    def refused(self, match: str, sqlstate: str) -> Iterator[None]:
+        """The path's refusal: InstallRefusedError, or the DO block's server error."""
+        kind: type[Exception] = InstallRefusedError if self.id == "stats" else asyncpg.PostgresError
+        with pytest.raises(kind, match=match) as info:
+            yield
+        if self.id == "migrations":
+            assert getattr(info.value, "sqlstate", None) == sqlstate
+
+
+@pytest.fixture(params=["stats", "migrations"])
+def path(request: pytest.FixtureRequest) -> Installer:
+    return Installer(str(request.param))
+
+
+@pytest.fixture
+def grantee(pg_server: TestServer, fresh_db: str) -> Iterator[str]:
+    """A role (no login) to grant to; its privileges in ``fresh_db`` go with it."""
+    role = f"pgstatkit_grafana_{uuid.uuid4().hex[:8]}"
+    pg_server.psql(f"CREATE ROLE {role}", dbname="postgres")
+    try:
+        yield role
+    finally:
+        pg_server.psql(f"DROP OWNED BY {role}", dbname=fresh_db)
+        pg_server.psql(f"DROP ROLE {role}", dbname="postgres")
+
+
+def grants(server: TestServer, db: str, schema: str = "pgstatkit") -> dict[str, set[str]]:
+    """view -> its ACL entries other than the owner's, as ``grantee:privilege[*]``."""
+    lit = "'" + schema.replace("'", "''") + "'"
+    out = server.psql(
+        "SELECT c.relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
+        " ELSE pg_get_userbyid(a.grantee) END || ':' || a.privilege_type"
+        " || CASE WHEN a.is_grantable THEN '*' ELSE '' END"
+        " FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace,"
+        " aclexplode(c.relacl) AS a"
+        f" WHERE n.nspname = {lit} AND c.relkind = 'v' AND a.grantee <> c.relowner",
+        dbname=db,
+    )
+    found: dict[str, set[str]] = {v: set() for v in VIEWS}
+    for line in out.splitlines():
+        view, entry = line.split("|")
+        found[view].add(entry)
+    return found
+
+
+def view_columns(server: TestServer, db: str, view: str) -> list[str]:
+    out = server.psql(
+        "SELECT attname FROM pg_attribute WHERE attrelid ="
+        f" 'pgstatkit.{view}'::regclass AND attnum > 0 ORDER BY attnum",
+        dbname=db,
+    )
+    return out.splitlines()
+
+
+async def test_users_view_with_a_pgstatkit_name_is_refused(
+    pg_server: TestServer, fresh_db: str, path: Installer
+) -> None:
+    pg_server.psql(
+        "CREATE SCHEMA reporting; CREATE VIEW reporting.slow_queries AS SELECT 42 AS mine",
+        dbname=fresh_db,
+    )
+    before = catalog(pg_server, fresh_db, "reporting")
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        with path.refused(r"view reporting\.slow_queries.*another schema", "42710"):
+            await path.install(conn, schema="reporting")
+        assert catalog(pg_server, fresh_db, "reporting") == before  # nothing changed
+        assert before["extension"] is None and before["relations"] == {("slow_queries", "v")}
+        await path.uninstall(conn, schema="reporting")
+        assert catalog(pg_server, fresh_db, "reporting") == before
+        assert await conn.fetchval("SELECT mine FROM reporting.slow_queries") == 42
+        await path.install(conn, schema="elsewhere")  # another schema is fine
+        assert catalog(pg_server, fresh_db, "elsewhere")["relations"] == INSTALLED
+    finally:
+        await conn.close()
+
+
+async def test_users_table_named_pgstatkit_meta_is_refused(
+    pg_server: TestServer, fresh_db: str, path: Installer
+) -> None:
+    pg_server.psql(
+        "CREATE EXTENSION pg_stat_statements; CREATE SCHEMA reporting;"
+        " CREATE TABLE reporting.pgstatkit_meta (note text);"
+        " INSERT INTO reporting.pgstatkit_meta VALUES ('mine')",
+        dbname=fresh_db,
+    )
+    before = catalog(pg_server, fresh_db, "reporting")
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        with path.refused(r"table reporting\.pgstatkit_meta", "42710"):
+            await path.install(conn, schema="reporting")
+        await path.uninstall(conn, schema="reporting")
+        assert catalog(pg_server, fresh_db, "reporting") == before
+        assert await conn.fetchval("SELECT note FROM reporting.pgstatkit_meta") == "mine"
+    finally:
+        await conn.close()
+
+
+async def test_view_the_user_put_in_place_of_pgstatkits_is_never_dropped(
+    pg_server: TestServer, fresh_db: str, path: Installer
+) -> None:
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await path.install(conn)
+        await conn.execute(
+            "DROP VIEW pgstatkit.slow_queries;"
+            " CREATE VIEW pgstatkit.slow_queries AS SELECT 7 AS my_own"
+        )
+        with path.refused(r"view pgstatkit\.slow_queries", "42710"):
+            await path.install(conn)
+        await path.uninstall(conn)
+        after = catalog(pg_server, fresh_db)
+        assert after["relations"] == {("slow_queries", "v")}  # the schema is kept for it
+        assert await conn.fetchval("SELECT my_own FROM pgstatkit.slow_queries") == 7
+    finally:
+        await conn.close()
+
+
+async def test_reinstall_keeps_grants(
+    pg_server: TestServer, fresh_db: str, path: Installer, grantee: str
+) -> None:
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await path.install(conn)
+        await conn.execute(
+            f"GRANT SELECT ON pgstatkit.top_queries_by_total_time TO {grantee};"
+            f" GRANT SELECT ON pgstatkit.slow_queries TO {grantee} WITH GRANT OPTION;"
+            " GRANT SELECT ON pgstatkit.queries_with_low_cache_hit TO PUBLIC"
+        )
+        before = grants(pg_server, fresh_db)
+        assert before == {
+            "top_queries_by_total_time": {f"{grantee}:SELECT"},
+            "slow_queries": {f"{grantee}:SELECT*"},
+            "queries_with_low_cache_hit": {"PUBLIC:SELECT"},
+        }
+        await path.install(conn)
+        assert grants(pg_server, fresh_db) == before
+    finally:
+        await conn.close()
+
+
+async def test_reinstall_rebuilds_a_changed_view_and_keeps_its_grants(
+    pg_server: TestServer, fresh_db: str, path: Installer, grantee: str
+) -> None:
+    """A view of pgstatkit's with other columns (an older pgstatkit's) cannot be
+    CREATE OR REPLACEd: install re-creates it and applies its grants again."""
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await path.install(conn)
+        expected = view_columns(pg_server, fresh_db, "slow_queries")
+        await conn.execute(
+            "DROP VIEW pgstatkit.slow_queries;"
+            " CREATE VIEW pgstatkit.slow_queries AS SELECT 1::text AS queryid, 2 AS old;"
+            f" COMMENT ON VIEW pgstatkit.slow_queries IS {_sql.quote_literal(_install.MARKER)};"
+            f" GRANT SELECT ON pgstatkit.slow_queries TO {grantee} WITH GRANT OPTION;"
+            f" GRANT SELECT, REFERENCES ON pgstatkit.slow_queries TO PUBLIC"
+        )
+        await path.install(conn)
+        assert view_columns(pg_server, fresh_db, "slow_queries") == expected
+        assert grants(pg_server, fresh_db)["slow_queries"] == {
+            f"{grantee}:SELECT*",
+            "PUBLIC:SELECT",
+            "PUBLIC:REFERENCES",
+        }
+        # A view of the user's over the old one: install refuses, naming it.
+        await conn.execute(
+            "DROP VIEW pgstatkit.slow_queries;"
+            " CREATE VIEW pgstatkit.slow_queries AS SELECT 2 AS old;"
+            f" COMMENT ON VIEW pgstatkit.slow_queries IS {_sql.quote_literal(_install.MARKER)};"
+            " CREATE VIEW public.on_top AS SELECT old FROM pgstatkit.slow_queries"
+        )
+        with path.refused(r"slow_queries.*view public\.on_top", "2BP01"):
+            await path.install(conn)
+        assert await conn.fetchval("SELECT old FROM public.on_top") == 2
+    finally:
+        await conn.close()
+
+
+async def test_grant_select_to(
+    pg_server: TestServer, fresh_db: str, path: Installer, grantee: str
+) -> None:
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        with path.refused(r"pgstatkit_no_such_role", "42704"):
+            await path.install(conn, grant=[grantee, "pgstatkit_no_such_role"])
+        assert catalog(pg_server, fresh_db) == NOTHING  # nothing half-made
+        await path.install(conn, grant=[grantee, "pg_monitor"])
+        assert grants(pg_server, fresh_db) == {
+            v: {f"{grantee}:SELECT", "pg_monitor:SELECT"} for v in VIEWS
+        }
+        for view in VIEWS:
+            count = pg_server.psql(
+                f"SET ROLE {grantee}; SELECT count(*) >= 0 FROM pgstatkit.{view}", dbname=fresh_db
+            )
+            assert count == "t"
+        usage = f"SELECT has_schema_privilege('{grantee}', 'pgstatkit', 'USAGE')"
+        assert pg_server.psql(usage, dbname=fresh_db) == "t"
+        await path.install(conn, grant=["public"])
+        assert all("PUBLIC:SELECT" in g for g in grants(pg_server, fresh_db).values())
+    finally:
+        await conn.close()
+
+
+async def test_uninstall_refused_while_a_users_view_depends_on_the_views(
+    pg_server: TestServer, fresh_db: str, path: Installer
+) -> None:
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await path.install(conn)
+        await conn.execute(
+            "CREATE VIEW public.my_report AS"
+            " SELECT queryid FROM pgstatkit.top_queries_by_total_time;"
+            " CREATE MATERIALIZED VIEW public.my_slow AS SELECT calls FROM pgstatkit.slow_queries"
+        )
+        await path.install(conn)  # a re-install replaces the views in place: they stay
+        before = catalog(pg_server, fresh_db)
+        with path.refused(r"materialized view public\.my_slow, view public\.my_report", "2BP01"):
+            await path.uninstall(conn)
+        assert catalog(pg_server, fresh_db) == before  # nothing changed
+        await conn.execute("DROP VIEW public.my_report; DROP MATERIALIZED VIEW public.my_slow")
+        await path.uninstall(conn)
+        assert catalog(pg_server, fresh_db) == NOTHING
+    finally:
+        await conn.close()
+
+
+async def test_install_from_before_the_ownership_comments_is_adopted(
+    pg_server: TestServer, fresh_db: str, path: Installer
+) -> None:
+    """Schema version 1 (no ownership comments): its record and views are pgstatkit's."""
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await path.install(conn)
+        legacy = "UPDATE pgstatkit.pgstatkit_meta SET schema_version = 1;" + "".join(
+            f" COMMENT ON {kind} pgstatkit.{name} IS NULL;"
+            for kind, name in [("TABLE", "pgstatkit_meta")] + [("VIEW", v) for v in VIEWS]
+        )
+        await conn.execute(legacy)
+        await path.uninstall(conn)
+        assert catalog(pg_server, fresh_db) == NOTHING
+        await path.install(conn)
+        await conn.execute(legacy)
+        await path.install(conn)
+        meta = await conn.fetchrow("SELECT * FROM pgstatkit.pgstatkit_meta")
+        assert meta is not None and meta["schema_version"] == _install.SCHEMA_VERSION
+        assert meta["created_schema"] and meta["created_extension"]
+        notes = await conn.fetch(
+            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class AS c"
+            " WHERE c.relnamespace = 'pgstatkit'::regnamespace AND c.relkind IN ('r', 'v')"
+        )
+        assert [n[0] for n in notes] == [_install.MARKER] * 4
+    finally:
+        await conn.close()
+
+
+async def test_extension_update_procedure_grants_again(
+    pg_server: TestServer, fresh_db: str, path: Installer, grantee: str
+) -> None:
+    """uninstall drops the views with their grants; install(grant_select_to=...) after
+    ALTER EXTENSION ... UPDATE grants again, on views built for the new version."""
+    old = "1.10" if pg_server.major >= 17 else "1.8"
+    pg_server.psql(f"CREATE EXTENSION pg_stat_statements VERSION '{old}'", dbname=fresh_db)
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await path.install(conn, grant=[grantee])
+        columns = view_columns(pg_server, fresh_db, "top_queries_by_total_time")
+        await path.uninstall(conn)
+        await conn.execute("ALTER EXTENSION pg_stat_statements UPDATE")
+        await path.install(conn, grant=[grantee])
+        assert await conn.fetchval("SELECT pgss_version FROM pgstatkit.pgstatkit_meta") != old
+        assert view_columns(pg_server, fresh_db, "top_queries_by_total_time") == columns
+        assert grants(pg_server, fresh_db) == {v: {f"{grantee}:SELECT"} for v in VIEWS}
+        await path.install(conn)  # and a plain re-install keeps them
+        assert grants(pg_server, fresh_db) == {v: {f"{grantee}:SELECT"} for v in VIEWS}
+    finally:
+        await conn.close()
+
+
+def test_refusals_through_psycopg(pg_server: TestServer, fresh_db: str, grantee: str) -> None:
+    """The SQLSTATEs behind the savepoint fallbacks, as psycopg reports them."""
+    with psycopg.connect(pg_server.dsn_for(dbname=fresh_db), autocommit=True) as conn:
+        sync_stats.install(conn)
+        conn.execute(
+            "DROP VIEW pgstatkit.slow_queries;"
+            " CREATE VIEW pgstatkit.slow_queries AS SELECT 1 AS old;"
+            f" COMMENT ON VIEW pgstatkit.slow_queries IS {_sql.quote_literal(_install.MARKER)};"
+            f" GRANT SELECT ON pgstatkit.slow_queries TO {grantee}"
+        )
+        sync_stats.install(conn)  # 42P16: re-created, grant applied again
+        assert grants(pg_server, fresh_db)["slow_queries"] == {f"{grantee}:SELECT"}
+        conn.execute("CREATE VIEW public.mine AS SELECT calls FROM pgstatkit.slow_queries")
+        with pytest.raises(InstallRefusedError, match=r"view public\.mine"):
+            sync_stats.uninstall(conn)  # 2BP01
+        assert catalog(pg_server, fresh_db)["relations"] == INSTALLED

@@ -7,6 +7,7 @@ import pytest
 
 from harness.servers import TestServer
 from pgstatkit import stats
+from pgstatkit._install import SCHEMA_VERSION
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.migrations import install_statements, uninstall_statements
 
@@ -32,7 +33,7 @@ async def test_statements_install_and_uninstall(pg_server: TestServer, fresh_db:
         meta = await conn.fetchrow("SELECT * FROM pgstatkit.pgstatkit_meta")
         assert meta is not None
         assert (meta["schema_version"], meta["created_extension"], meta["created_schema"]) == (
-            1,
+            SCHEMA_VERSION,
             True,
             True,
         )

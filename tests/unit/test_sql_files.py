@@ -36,7 +36,7 @@ BLOCKS = _blocks()
 
 
 def test_expected_files_and_blocks() -> None:
-    assert _sql_files() == ["catalog.sql", "session.sql", "statements.sql"]
+    assert _sql_files() == ["catalog.sql", "install.sql", "session.sql", "statements.sql"]
     names = {name for _, name in BLOCKS}
     assert {
         "database_statistics",

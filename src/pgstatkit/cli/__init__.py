@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pgstatkit import _validate
-from pgstatkit._install import schema_name
+from pgstatkit._install import role_name, schema_name
 from pgstatkit._version import __version__
 from pgstatkit.cli import _format as fmt
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
     ExtensionTooOldError,
+    InstallRefusedError,
     InsufficientPrivilegeError,
     InvalidArgumentError,
     PgStatKitError,
@@ -45,6 +46,7 @@ __all__ = [
     "EXIT_NOT_CONFIRMED",
     "EXIT_OK",
     "EXIT_PRIVILEGE",
+    "EXIT_REFUSED",
     "EXIT_SETUP_ERRORS",
     "EXIT_TIMEOUT",
     "CliError",
@@ -61,6 +63,7 @@ EXIT_TIMEOUT = 6
 EXIT_SETUP_ERRORS = 7
 EXIT_NOT_CONFIRMED = 8
 EXIT_MISSING_EXTRA = 9
+EXIT_REFUSED = 10
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = """\
@@ -75,6 +78,9 @@ exit codes:
   7    doctor: the setup check found at least one error
   8    reset/uninstall not confirmed (no --yes and stdin is not a terminal, or "no")
   9    an optional dependency is missing (the message names the pip command)
+  10   install/uninstall refused, nothing changed: an object with one of pgstatkit's
+       names is not pgstatkit's, a --grant-to role does not exist, or objects depend
+       on pgstatkit's views (the message names them)
   130  interrupted (Ctrl-C)
 
 connection: --dsn, else $DATABASE_URL, else the libpq environment (PGHOST, PGPORT,
@@ -128,6 +134,7 @@ _queryid = _checked(_validate.queryid, int)
 
 
 _schema = _checked(schema_name, str)
+_role = _checked(role_name, str)
 
 
 def _common(*, suppress: bool) -> _Parser:
@@ -289,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("install", "create pg_stat_statements and pgstatkit's helper views (idempotent)")
     p.add_argument(
         "--schema", type=_schema, default="pgstatkit", help="the helper schema (default pgstatkit)"
+    )
+    p.add_argument(
+        "--grant-to",
+        action="append",
+        type=_role,
+        default=None,
+        metavar="ROLE",
+        help="grant SELECT on the views (and USAGE on the schema) to ROLE (repeat; "
+        "'public' means PUBLIC)",
     )
 
     p = add("uninstall", "remove what install created, and nothing else")
@@ -641,16 +657,19 @@ def cmd_reset(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_install(args: argparse.Namespace, out: Out) -> int:
     stats = _stats()
+    roles = list(dict.fromkeys(args.grant_to or ()))
     with connect(args) as conn:
         try:
-            stats.install(conn, schema=args.schema, **_kw(args))
+            stats.install(conn, schema=args.schema, grant_select_to=roles, **_kw(args))
         except _EXTENSION_ERRORS as exc:
             raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
         where = _where(conn)
     if out.form == "json":
-        out.write([fmt.json_dump({"installed": True, "schema": args.schema})])
+        result = {"installed": True, "schema": args.schema, "granted_to": roles}
+        out.write([fmt.json_dump(result)])
     else:
-        out.write([f'installed pgstatkit (schema "{args.schema}") in {where}'])
+        granted = f"; SELECT granted to {', '.join(roles)}" if roles else ""
+        out.write([f'installed pgstatkit (schema "{args.schema}") in {where}{granted}'])
     return EXIT_OK
 
 
@@ -815,6 +834,8 @@ def _error_code(exc: BaseException) -> int:
         return EXIT_PRIVILEGE
     if isinstance(exc, StatementTimeoutError):
         return EXIT_TIMEOUT
+    if isinstance(exc, InstallRefusedError):
+        return EXIT_REFUSED
     return EXIT_ERROR
 
 
