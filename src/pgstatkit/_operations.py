@@ -17,7 +17,7 @@ from pgstatkit._columns import projection
 from pgstatkit._parse import parse_plan, parse_rows
 from pgstatkit._protocol import Context, Operation, Query, Steps
 from pgstatkit._scan import scan
-from pgstatkit.errors import InvalidArgumentError
+from pgstatkit.errors import ExtensionTooOldError, InvalidArgumentError
 from pgstatkit.models import (
     DatabaseStatistics,
     IndexUsage,
@@ -218,19 +218,38 @@ def query_plan(
     )
 
 
+def _require_minmax_reset(version: tuple[int, int]) -> None:
+    if version < (1, 11):
+        raise ExtensionTooOldError(
+            f"pg_stat_statements {version[0]}.{version[1]} is installed; resetting only the "
+            "min/max times (minmax_only=True) needs 1.11 (PostgreSQL 17) or later: run "
+            "`ALTER EXTENSION pg_stat_statements UPDATE;` on a PostgreSQL 17+ server, or "
+            "pass minmax_only=False to reset the whole entries"
+        )
+
+
 def reset_query_statistics(
-    *, queryid: object = None, timeout_ms: object = None
+    *, queryid: object = None, minmax_only: object = False, timeout_ms: object = None
 ) -> Operation[_dt.datetime | None]:
-    """``pg_stat_statements_reset()``: every entry, or those of one ``queryid``."""
+    """``pg_stat_statements_reset()``: every entry, or those of one ``queryid``.
+
+    ``minmax_only`` (1.11+) resets only the min/max times; on an older extension the
+    steps raise :class:`ExtensionTooOldError` before any query.
+    """
     qid = _validate.queryid(queryid)
+    minmax = _validate.flag(minmax_only, "minmax_only")
 
     def steps(ctx: Context) -> Steps[_dt.datetime | None]:
         version, schema = ctx.require_pg_stat_statements()
         block = "reset_all" if qid is None else "reset_query"
+        params: tuple[object, ...] = () if qid is None else (qid,)
+        if minmax:
+            _require_minmax_reset(version)
+            block, params = "reset_minmax", (qid or 0,)
         if version >= (1, 11):
             block += "_1_11"
         sql = _sql.render(_sql.load("statements.sql", block), schema=_sql.quote_ident(schema))
-        result = yield Query(sql, () if qid is None else (qid,))
+        result = yield Query(sql, params)
         value = result.rows[0][0] if result.rows else None
         return value if isinstance(value, _dt.datetime) else None
 

@@ -50,7 +50,8 @@ class ExtensionNotInstalledError(PgStatKitError):
 
 
 class ExtensionTooOldError(PgStatKitError):
-    """The installed ``pg_stat_statements`` is older than 1.8 (PostgreSQL 13).
+    """The installed ``pg_stat_statements`` is older than 1.8 (PostgreSQL 13), or older
+    than an option needs (``reset_query_statistics(minmax_only=True)``: 1.11, PostgreSQL 17).
 
     Run ``ALTER EXTENSION pg_stat_statements UPDATE`` or upgrade the server.
     """

@@ -121,6 +121,7 @@ class ResetResult(pydantic.BaseModel):
 
     reset: Literal[True] = True
     queryid: int | None = None
+    minmax_only: bool = False
     reset_at: _dt.datetime | None = pydantic.Field(
         default=None, description="Reset time (pg_stat_statements 1.11+, PostgreSQL 17+)."
     )
@@ -160,6 +161,13 @@ QueryId = Annotated[
         ge=-(2**63),
         le=2**63 - 1,
         description="Reset only this pg_stat_statements queryid (non-zero); all if absent.",
+    ),
+]
+MinmaxOnly = Annotated[
+    bool,
+    Query(
+        description="Reset only the min/max times, keep calls and totals "
+        "(pg_stat_statements 1.11+, PostgreSQL 17+; 503 on older versions)."
     ),
 ]
 
@@ -567,15 +575,17 @@ def create_router(
             responses=_responses(),
             summary="pg_stat_statements_reset(): forget every statement, or one queryid",
         )
-        async def reset(queryid: QueryId = None, timeout_ms: TimeoutMs = None) -> Any:
+        async def reset(
+            queryid: QueryId = None, minmax_only: MinmaxOnly = False, timeout_ms: TimeoutMs = None
+        ) -> Any:
             result = await call(
                 "reset",
                 lambda conn: stats.reset_query_statistics(
-                    conn, queryid=queryid, timeout_ms=timeout_ms
+                    conn, queryid=queryid, minmax_only=minmax_only, timeout_ms=timeout_ms
                 ),
             )
             if isinstance(result, Response):
                 return result
-            return ResetResult(queryid=queryid, reset_at=result)
+            return ResetResult(queryid=queryid, minmax_only=minmax_only, reset_at=result)
 
     return router

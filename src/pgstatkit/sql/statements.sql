@@ -44,3 +44,7 @@ FROM (SELECT {{schema}}.pg_stat_statements_reset(0, 0, $1::int8)) AS r;
 
 -- name: reset_query_1_11
 SELECT {{schema}}.pg_stat_statements_reset(0, 0, $1::int8) AS stats_reset;
+
+-- name: reset_minmax_1_11
+-- $1 queryid, 0 for every statement: only the min/max times and minmax_stats_since.
+SELECT {{schema}}.pg_stat_statements_reset(0, 0, $1::int8, true) AS stats_reset;

