@@ -19,11 +19,16 @@ from typing import Any
 import asyncpg
 import httpx
 import psycopg_pool
+import pydantic
 import pytest
 from http_support import AUTH, GET_ENDPOINTS, PREFIX, TOKEN, http_client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.servers import TestServer
-from pgstatkit.fastapi import bearer_token, create_router
+from pgstatkit import _validate
+from pgstatkit.errors import InvalidArgumentError
+from pgstatkit.fastapi import ExplainRequest, bearer_token, create_router
 
 EXPLAIN = f"{PREFIX}/performance/explain"
 RAISE_FN = "pgstatkit_test_raise"
@@ -293,3 +298,22 @@ async def test_non_finite_query_parameters_are_422(path: str, name: str, value: 
             f"{PREFIX}/performance/reset", params={"timeout_ms": value}, headers=AUTH
         )
         assert r.status_code == 422, r.text
+
+
+@given(st.one_of(st.floats(), st.integers(min_value=-(10**8), max_value=10**8), st.none()))
+def test_explain_request_timeout_is_finite_and_in_range(value: float | None) -> None:
+    """The model refuses what ``_validate.timeout_ms`` refuses (NaN and infinities too)."""
+    try:
+        request = ExplainRequest.model_validate({"query": "SELECT 1", "timeout_ms": value})
+    except pydantic.ValidationError:
+        accepted = False
+    else:
+        accepted = True
+        assert request.timeout_ms == value
+    try:
+        _validate.timeout_ms(value)
+    except InvalidArgumentError:
+        valid = False
+    else:
+        valid = True
+    assert accepted == valid, value
