@@ -347,10 +347,11 @@ class _StrictJSONRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            text = (await self.body()).decode("utf-8", errors="replace")
+            body = await self.body()
             try:
-                self._json = json.loads(text, parse_constant=_refuse_constant)
+                self._json = json.loads(body, parse_constant=_refuse_constant)
             except _NonFiniteNumberError as exc:
+                text = body.decode("utf-8", errors="replace")
                 raise json.JSONDecodeError(
                     f"{exc} is not a JSON number: numbers must be finite", text, 0
                 ) from None
