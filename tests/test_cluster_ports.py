@@ -1,4 +1,4 @@
-"""pgstatkit.testing.Cluster retries a taken port whatever language its server speaks."""
+"""Clusters with another lc_messages: a taken port is retried, a missing locale explained."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from harness.servers import GERMAN, locale_missing, ships_translations, strict
+from harness.plugin import server_matrix
+from harness.servers import (
+    GERMAN,
+    ServerPool,
+    ServerUnavailableError,
+    locale_missing,
+    ships_translations,
+    strict,
+)
 from pgstatkit.testing import Cluster, Installation, find_installations
 from pgstatkit.testing import cluster as cluster_module
 
@@ -47,3 +55,19 @@ def test_a_german_server_on_a_taken_port_is_retried(
         assert "Adresse" in log or "TCP/IP-Sockets" in log, log[-2000:]  # German, really
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
             assert conn.execute("SHOW lc_messages").fetchone() == (GERMAN,)
+
+
+def test_a_missing_locale_is_a_reason_not_a_crash() -> None:
+    """pg_server_german skips (fails under CI) with the command that builds the locale."""
+    assert locale_missing("C.UTF-8") is None
+    reason = locale_missing("xx_XX.UTF-8")
+    assert reason is not None and "localedef -i xx_XX -f UTF-8 xx_XX.UTF-8" in reason
+    spec = next((s for s in server_matrix()[1] if s.installation is not None), None)
+    if spec is None:
+        pytest.skip("no local PostgreSQL installation")
+    pool = ServerPool()
+    try:
+        with pytest.raises(ServerUnavailableError, match="localedef"):
+            pool.get(spec, lc_messages="xx_XX.UTF-8")
+    finally:
+        pool.close()
