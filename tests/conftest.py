@@ -1,7 +1,8 @@
 """Shared pytest configuration: the PostgreSQL server matrix (see docs/testing.md).
 
 The fixtures and hooks live in ``tests/harness/plugin.py``; they are imported here so
-that every test under ``tests/`` can use ``pg_server`` and ``pg_server_no_preload``.
+that every test under ``tests/`` can use ``pg_server``, ``pg_server_no_preload`` and
+``pg_server_german``.
 Test modules import the harness as ``harness`` (``from harness.servers import
 TestServer``): this directory is put on ``sys.path`` whatever pytest's import mode.
 """
@@ -18,6 +19,7 @@ if _TESTS_DIR not in sys.path:
 from harness.plugin import (  # noqa: E402, F401
     _pg_pool,
     pg_server,
+    pg_server_german,
     pg_server_no_preload,
     pytest_collection_modifyitems,
     pytest_configure,

@@ -7,7 +7,8 @@ each; a driver error raised by a step is thrown into the generator, so the core 
 clean up (``DEALLOCATE``) before it propagates. The generator's return value is the
 public function's result. Adapters (``pgstatkit/adapters``) run queries and return
 rows; they never build models or choose SQL. The loop that drives an operation lives
-in :mod:`pgstatkit._run`.
+in :mod:`pgstatkit._run`; :func:`translate_error` (from :mod:`pgstatkit._errors`) turns
+driver errors into pgstatkit errors by SQLSTATE.
 """
 
 from __future__ import annotations
@@ -19,15 +20,8 @@ from typing import Any, Generic, TypeVar
 
 from pgstatkit import _sql
 from pgstatkit._columns import MIN_VERSION, Version, parse_version
-from pgstatkit.errors import (
-    ExtensionNotInstalledError,
-    ExtensionNotLoadedError,
-    ExtensionTooOldError,
-    InsufficientPrivilegeError,
-    PgStatKitError,
-    StatementTimeoutError,
-    TransactionStateError,
-)
+from pgstatkit._errors import not_created, not_loaded, not_set_up, translate_error
+from pgstatkit.errors import ExtensionTooOldError
 
 __all__ = [
     "Context",
@@ -83,21 +77,27 @@ class Context:
     server_version_num: int
     pgss_version: Version | None
     pgss_schema: str | None
+    pgss_loaded: bool | None = None
+    """Whether the server preloaded the library (its ``pg_stat_statements.max`` exists).
+
+    Asked only when the extension is not created; None otherwise (a read of
+    ``pg_stat_statements`` then fails with SQLSTATE 55000 if it is not loaded).
+    """
 
     def require_pg_stat_statements(self) -> tuple[Version, str]:
         """The extension version and schema, or the error that says how to get them.
 
         Raises:
+            ExtensionNotSetUpError: not preloaded and not created (both fixes named).
+            ExtensionNotLoadedError: not in ``shared_preload_libraries``.
             ExtensionNotInstalledError: not created in the current database.
             ExtensionTooOldError: older than 1.8.
         """
+        created = self.pgss_version is not None and self.pgss_schema is not None
+        if self.pgss_loaded is False:
+            raise not_loaded() if created else not_set_up()
         if self.pgss_version is None or self.pgss_schema is None:
-            raise ExtensionNotInstalledError(
-                "the pg_stat_statements extension is not created in this database: run "
-                "pgstatkit's `stats.install(conn)`, or `CREATE EXTENSION "
-                "pg_stat_statements;`; either needs a superuser the first time, since the "
-                "extension is not trusted"
-            )
+            raise not_created()
         if self.pgss_version < MIN_VERSION:
             found = ".".join(map(str, self.pgss_version))
             raise ExtensionTooOldError(
@@ -149,6 +149,7 @@ def parse_setup(result: Result) -> tuple[Context, tuple[str, str]]:
         server_version_num=int(str(row["server_version_num"])),
         pgss_version=parse_version(str(version)) if version is not None else None,
         pgss_schema=str(row["pgss_schema"]) if row["pgss_schema"] is not None else None,
+        pgss_loaded=None if row["pgss_loaded"] is None else row["pgss_loaded"] is True,
     )
     return context, (str(row["prev_statement_timeout"]), str(row["prev_search_path"]))
 
@@ -156,56 +157,3 @@ def parse_setup(result: Result) -> tuple[Context, tuple[str, str]]:
 def restore_query(previous: tuple[str, str]) -> Query:
     """Put back the caller's settings after a committed savepoint."""
     return Query(_sql.load("session.sql", "restore"), previous)
-
-
-_LOADED_FIX = (
-    "pg_stat_statements is not loaded: add it to shared_preload_libraries and restart "
-    "the server, e.g. `ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';` "
-    "(keep any libraries already listed) or `shared_preload_libraries = "
-    "'pg_stat_statements'` in postgresql.conf; `stats.check_setup(conn)` checks the rest"
-)
-
-
-def translate_error(sqlstate: str | None, message: str, op_name: str) -> PgStatKitError | None:
-    """The pgstatkit error for a server error, or None to let the driver's error through.
-
-    ``sqlstate`` is the five-character SQLSTATE of the driver's exception, if any.
-    """
-    lowered = message.lower()
-    if "pg_stat_statements must be loaded via" in lowered or (
-        sqlstate == "55000" and "shared_preload_libraries" in lowered
-    ):
-        return ExtensionNotLoadedError(_LOADED_FIX)
-    if sqlstate == "57014" and "statement timeout" in lowered:
-        return StatementTimeoutError(
-            f"{op_name} ran past its statement timeout and was cancelled by the server; "
-            "pass a larger timeout_ms if the server is just busy"
-        )
-    if sqlstate == "25P02":
-        return TransactionStateError(
-            "the connection is in a failed transaction (an earlier statement failed); "
-            "roll it back before calling pgstatkit"
-        )
-    if sqlstate == "42501":
-        if "create extension" in lowered:
-            hint = (
-                "pg_stat_statements is not a trusted extension, so `CREATE EXTENSION "
-                "pg_stat_statements` needs a superuser: run it (or `stats.install`) once as "
-                "a superuser; afterwards the database owner, or any role with CREATE on the "
-                "database, can run install"
-            )
-        elif "pg_stat_statements_reset" in lowered:
-            hint = (
-                "reset needs a superuser or `GRANT EXECUTE ON FUNCTION "
-                "pg_stat_statements_reset(oid, oid, bigint) TO <role>;` "
-                "(PostgreSQL 17+: pg_stat_statements_reset(oid, oid, bigint, boolean))"
-            )
-        elif op_name == "query_plan":
-            hint = "grant the role the privileges the statement needs (e.g. SELECT on its tables)"
-        else:
-            hint = (
-                "grant the role what it needs, e.g. `GRANT pg_read_all_stats TO <role>;` "
-                "to read other users' statistics"
-            )
-        return InsufficientPrivilegeError(f"{op_name}: permission denied ({message}); {hint}")
-    return None

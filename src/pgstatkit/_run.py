@@ -19,7 +19,7 @@ from pgstatkit._protocol import (
     setup_query,
     translate_error,
 )
-from pgstatkit.adapters._base import AsyncSession, SyncSession
+from pgstatkit.adapters._base import AsyncSession, SyncSession, is_client_param_error
 from pgstatkit.errors import PgStatKitError, TransactionStateError
 
 __all__ = ["run_async", "run_sync"]
@@ -35,7 +35,8 @@ _FAILED_TX = (
 def _translated(exc: Exception, sqlstate: str | None, op: Operation[T]) -> Exception:
     if isinstance(exc, PgStatKitError):
         return exc
-    return translate_error(sqlstate, str(exc), op.name) or exc
+    client = is_client_param_error(exc)
+    return translate_error(sqlstate, op.name, client_param_error=client) or exc
 
 
 async def run_async(session: AsyncSession, op: Operation[T]) -> T:

@@ -2,8 +2,11 @@
 
 Every exception pgstatkit raises on purpose is a subclass of :class:`PgStatKitError`,
 so ``except pgstatkit.PgStatKitError`` catches them all. Messages say what went wrong
-*and what to do about it*. Errors from the database driver that pgstatkit does not
-recognise (a dropped connection, for instance) are passed through unchanged.
+*and what to do about it*, in English, whatever language the server speaks: server
+errors are recognised by their SQLSTATE, never by their text, and the driver's
+exception (with the server's own message) is chained as ``__cause__``. Errors from the
+database driver that pgstatkit does not recognise (a dropped connection, for instance)
+are passed through unchanged.
 """
 
 from __future__ import annotations
@@ -11,11 +14,16 @@ from __future__ import annotations
 __all__ = [
     "ExtensionNotInstalledError",
     "ExtensionNotLoadedError",
+    "ExtensionNotSetUpError",
     "ExtensionTooOldError",
     "InstallRefusedError",
     "InsufficientPrivilegeError",
     "InvalidArgumentError",
+    "LockTimeoutError",
     "PgStatKitError",
+    "StatementConflictError",
+    "StatementPrivilegeError",
+    "StatementRejectedError",
     "StatementTimeoutError",
     "TransactionStateError",
     "UnsafeQueryError",
@@ -30,7 +38,10 @@ class InvalidArgumentError(PgStatKitError, ValueError):
     """An argument is out of range or of the wrong type.
 
     Raised before anything is sent to the server. Also a :class:`ValueError`, so
-    code that already catches ``ValueError`` keeps working.
+    code that already catches ``ValueError`` keeps working. Also raised by
+    :func:`~pgstatkit.stats.query_plan` when the driver cannot send one of ``params``
+    (a ``dict``, a text with a NUL character, an int out of the placeholder's range...):
+    the statement did not reach the server.
     """
 
 
@@ -46,6 +57,16 @@ class ExtensionNotInstalledError(PgStatKitError):
 
     Run ``pgstatkit.stats.install(conn)`` or ``CREATE EXTENSION pg_stat_statements``
     (a superuser the first time: the extension is not trusted).
+    """
+
+
+class ExtensionNotSetUpError(ExtensionNotLoadedError, ExtensionNotInstalledError):
+    """Both at once: the library is not preloaded *and* the extension is not created.
+
+    The message names both fixes, so one pass sets the server up: add
+    ``pg_stat_statements`` to ``shared_preload_libraries`` and restart, and create the
+    extension in the database. A subclass of :class:`ExtensionNotLoadedError` and of
+    :class:`ExtensionNotInstalledError`, so either ``except`` clause catches it.
     """
 
 
@@ -70,9 +91,55 @@ class UnsafeQueryError(PgStatKitError):
 
 
 class StatementTimeoutError(PgStatKitError):
-    """A monitoring statement ran past its timeout and was cancelled by the server.
+    """The server cancelled a statement of the call (SQLSTATE ``57014``).
 
-    Raise ``timeout_ms`` for this call, or look at why the server is slow.
+    Almost always the call's statement timeout (``timeout_ms``) ran out: raise it for
+    this call, or look at why the server is slow. PostgreSQL reports a cancel request
+    (``pg_cancel_backend``) with the same SQLSTATE, and only the message text (in the
+    server's language) tells them apart, so pgstatkit treats both as a timeout.
+    """
+
+
+class LockTimeoutError(StatementTimeoutError):
+    """A statement of the call could not get a lock in time (SQLSTATE ``55P03``).
+
+    The session's ``lock_timeout`` ran out (or, in a statement given to
+    :func:`~pgstatkit.stats.query_plan`, a ``NOWAIT`` lock was taken). A
+    :class:`StatementTimeoutError`: retry later, or find the transaction holding the
+    lock (``pg_locks``, ``pg_blocking_pids``).
+    """
+
+
+class StatementRejectedError(PgStatKitError):
+    """The server rejected the statement given to :func:`~pgstatkit.stats.query_plan`.
+
+    The caller's statement is at fault: a syntax error, an unknown column, a constraint
+    violated by ``analyze=True``, a subquery returning two rows, a function raising an
+    error... :attr:`sqlstate` is the server's SQLSTATE; the driver's exception, with
+    the server's own message, is ``__cause__``. Errors that are not the statement's
+    fault (the server out of memory or shutting down) pass through as driver errors.
+    """
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        """The five-character SQLSTATE the server answered, e.g. ``"23505"``."""
+
+
+class StatementConflictError(StatementRejectedError):
+    """The statement given to ``query_plan`` lost to a concurrent transaction.
+
+    SQLSTATE class ``40``: a serialization failure or a deadlock while
+    ``analyze=True`` ran it. Retrying may succeed.
+    """
+
+
+class StatementPrivilegeError(StatementRejectedError, InsufficientPrivilegeError):
+    """The role may not run the statement given to ``query_plan`` (SQLSTATE ``42501``).
+
+    Also an :class:`InsufficientPrivilegeError`: grant the role what the statement
+    needs (``SELECT`` on its tables; for an analyzed write, ``INSERT``/``UPDATE``/
+    ``DELETE`` too), or explain a statement it may run.
     """
 
 

@@ -24,14 +24,16 @@ import dataclasses
 import datetime as _dt
 import hmac
 import inspect
+import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 import pydantic
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pgstatkit import _validate, stats
@@ -43,6 +45,9 @@ from pgstatkit.errors import (
     InsufficientPrivilegeError,
     InvalidArgumentError,
     PgStatKitError,
+    StatementConflictError,
+    StatementPrivilegeError,
+    StatementRejectedError,
     StatementTimeoutError,
     TransactionStateError,
     UnsafeQueryError,
@@ -112,6 +117,7 @@ class ExplainRequest(pydantic.BaseModel):
         default=None,
         ge=1,
         le=_validate.MAX_TIMEOUT_MS,
+        allow_inf_nan=False,
         description="Statement timeout in ms (default 5000).",
     )
 
@@ -222,63 +228,99 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
 
 
 _DRIVER_MODULES = ("asyncpg", "psycopg", "psycopg_pool", "sqlalchemy")
-# SQLSTATE classes of a statement the caller sent (EXPLAIN of their query)
-_CALLER_SQLSTATE_CLASSES = ("22", "42", "0A")
 
 
 def _is_driver_error(exc: BaseException) -> bool:
     return any(cls.__module__.split(".")[0] in _DRIVER_MODULES for cls in type(exc).__mro__[:-1])
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
-        state = getattr(candidate, "sqlstate", None)
-        if isinstance(state, str) and len(state) == 5:
-            return state
-    return None
+def _own(exc: Exception) -> str:
+    return str(exc)  # pgstatkit's own message: English, no SQL, no server text
+
+
+def _rejected(exc: Exception) -> str:
+    return f"The server rejected the statement (SQLSTATE {getattr(exc, 'sqlstate', '?')})."
+
+
+def _not_permitted(exc: Exception) -> str:
+    return (
+        "The database role of this service may not run this statement "
+        f"(SQLSTATE {getattr(exc, 'sqlstate', '?')})."
+    )
+
+
+def _conflict(exc: Exception) -> str:
+    return (
+        "The statement lost to a concurrent transaction "
+        f"(SQLSTATE {getattr(exc, 'sqlstate', '?')}); retry it."
+    )
+
+
+def _unreachable(exc: Exception) -> str:
+    return _UNREACHABLE
+
+
+def _internal(exc: Exception) -> str:
+    return _INTERNAL
+
+
+_INFO, _WARNING, _ERROR = logging.INFO, logging.WARNING, logging.ERROR
+_PGSS = "pg_stat_statements is not available"
+
+# The one mapping from errors to answers: the first row whose class matches wins, so
+# subclasses come before their bases. 4xx (the caller's mistake) is logged at INFO,
+# 504 at WARNING, everything an operator must fix at ERROR. ``detail`` never holds a
+# driver's message, SQL, a DSN or a traceback.
+_ANSWERS: tuple[tuple[type[BaseException], int, str, int, Callable[[Exception], str]], ...] = (
+    # (error class, status, title, log level, detail)
+    (InvalidArgumentError, 422, "Invalid argument", _INFO, _own),
+    (UnsafeQueryError, 422, "Invalid argument", _INFO, _own),
+    (StatementConflictError, 409, "Statement conflict", _INFO, _conflict),
+    (StatementPrivilegeError, 403, "Statement not permitted", _INFO, _not_permitted),
+    (StatementRejectedError, 422, "Statement rejected", _INFO, _rejected),
+    (StatementTimeoutError, 504, "Statement timeout", _WARNING, _own),
+    (ExtensionNotLoadedError, 503, _PGSS, _ERROR, _own),
+    (ExtensionNotInstalledError, 503, _PGSS, _ERROR, _own),
+    (ExtensionTooOldError, 503, _PGSS, _ERROR, _own),
+    (InsufficientPrivilegeError, 503, "Insufficient privilege", _ERROR, _own),
+    (TransactionStateError, 503, "Database session unusable", _ERROR, _own),
+    (PgStatKitError, 500, "pgstatkit error", _ERROR, _own),
+    (OSError, 503, "Database unavailable", _ERROR, _unreachable),
+    (asyncio.TimeoutError, 503, "Database unavailable", _ERROR, _unreachable),
+)
+
+
+def _answer(exc: Exception) -> tuple[int, str, int, Callable[[Exception], str]]:
+    for cls, status, title, level, detail in _ANSWERS:
+        if isinstance(exc, cls):
+            return status, title, level, detail
+    if _is_driver_error(exc):  # asyncpg / psycopg / pool / SQLAlchemy: the database
+        return 503, "Database unavailable", _ERROR, _unreachable
+    return 500, "Internal error", _ERROR, _internal
 
 
 def _error_response(exc: Exception, operation: str) -> JSONResponse:
-    """The problem response for an exception of a pgstatkit call; logs it."""
-    if isinstance(exc, InvalidArgumentError | UnsafeQueryError):
-        logger.info("pgstatkit %s: refused: %s", operation, exc)
-        return _problem(422, "Invalid argument", str(exc))
-    if isinstance(exc, ExtensionNotLoadedError | ExtensionNotInstalledError | ExtensionTooOldError):
-        logger.error("pgstatkit %s: %s", operation, exc)
-        return _problem(503, "pg_stat_statements is not available", str(exc))
-    if isinstance(exc, StatementTimeoutError):
-        logger.error("pgstatkit %s: %s", operation, exc)
-        return _problem(504, "Statement timeout", str(exc))
-    if isinstance(exc, InsufficientPrivilegeError):
-        logger.error("pgstatkit %s: %s", operation, exc)
-        return _problem(503, "Insufficient privilege", str(exc))
-    if isinstance(exc, TransactionStateError):
-        logger.error("pgstatkit %s: %s", operation, exc)
-        return _problem(503, "Database session unusable", str(exc))
-    if isinstance(exc, PgStatKitError):
-        logger.error("pgstatkit %s: %s", operation, exc)
-        return _problem(500, "pgstatkit error", str(exc))
-    if operation == "explain" and (_sqlstate(exc) or "")[:2] in _CALLER_SQLSTATE_CLASSES:
-        # the server rejected the caller's statement: say so, without echoing its message
-        logger.info("pgstatkit explain: statement rejected", exc_info=exc)
-        return _problem(
-            422,
-            "Statement rejected",
-            f"The server rejected the statement (SQLSTATE {_sqlstate(exc)}).",
-        )
-    if isinstance(exc, OSError | asyncio.TimeoutError) or _is_driver_error(exc):
-        logger.error("pgstatkit %s: database unreachable", operation, exc_info=exc)
-        return _problem(503, "Database unavailable", _UNREACHABLE)
-    logger.error("pgstatkit %s: unexpected error", operation, exc_info=exc)
-    return _problem(500, "Internal error", _INTERNAL)
+    """The problem response for an exception of a pgstatkit call; logs it.
+
+    Refusals of the caller's own input (pgstatkit's argument checks) are logged without
+    a traceback; everything else with it (the driver's error, in the chain, names what
+    the server said).
+    """
+    status, title, level, detail = _answer(exc)
+    quiet = isinstance(exc, InvalidArgumentError | UnsafeQueryError)
+    logger.log(
+        level, "pgstatkit %s: %s: %s", operation, title, exc, exc_info=None if quiet else exc
+    )
+    return _problem(status, title, detail(exc))
 
 
 def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
     content = {PROBLEM_TYPE: {"schema": Problem.model_json_schema()}}
     described: dict[int, str] = {
         401: "Missing or invalid credentials.",
-        403: "Not enabled on this router.",
-        422: "Invalid parameters; the body says which and why.",
+        403: "Not enabled on this router; or the service's role may not run the statement.",
+        409: "The explained statement lost to a concurrent transaction; retry it.",
+        422: "Invalid parameters, or a statement the server rejected; the body says which.",
         503: "Database unreachable, pg_stat_statements missing, or a grant missing.",
         504: "The statement timeout of the call was reached.",
     }
@@ -292,6 +334,48 @@ def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- router
+
+
+class _NonFiniteNumberError(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFiniteNumberError(name)
+
+
+class _StrictJSONRequest(Request):
+    """A request whose JSON body may not hold ``NaN``, ``Infinity`` or ``-Infinity``.
+
+    Python's ``json`` accepts them, JSON does not, and FastAPI's 422 answer echoes the
+    offending input: with a non-finite float in it, that answer cannot be encoded and
+    the request ends in a 500. Refused at decoding, such a body is FastAPI's own 422
+    ``json_invalid`` instead.
+    """
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = json.loads(body, parse_constant=_refuse_constant)
+            except _NonFiniteNumberError as exc:
+                text = body.decode("utf-8", errors="replace")
+                raise json.JSONDecodeError(
+                    f"{exc} is not a JSON number: numbers must be finite", text, 0
+                ) from None
+        return self._json
+
+
+class _StrictJSONRoute(APIRoute):
+    """The router's routes: request bodies are decoded by :class:`_StrictJSONRequest`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_json(request: Request) -> Response:
+            return await handler(_StrictJSONRequest(request.scope, request.receive))
+
+        return strict_json
 
 
 def _resolve_source(source: Any) -> Callable[[], Awaitable[Any]]:
@@ -375,6 +459,7 @@ def create_router(
     router = APIRouter(
         tags=list(tags) if tags is not None else ["pgstatkit"],
         dependencies=[Depends(auth)] if auth is not None else [],
+        route_class=_StrictJSONRoute,
     )
 
     def present(rows: list[QueryStat]) -> list[QueryStat]:
@@ -546,7 +631,7 @@ def create_router(
         @router.post(
             "/performance/explain",
             response_model=QueryPlan,
-            responses=_responses(403),
+            responses=_responses(403, 409),
             summary="Plan of one statement (EXPLAIN FORMAT JSON)",
         )
         async def explain(request: Annotated[ExplainRequest, Body()]) -> Any:

@@ -207,6 +207,13 @@ async def query_plan(
       ``plan_cache_mode = force_generic_plan`` -- the plan ``EXPLAIN (GENERIC_PLAN)``
       shows on PostgreSQL 16+, on every version. ``analyze=True`` then raises
       :class:`~pgstatkit.errors.InvalidArgumentError`: pass ``params``.
+    - The server rejecting the statement (a syntax error, an unknown column, a
+      constraint an analyzed write violates...) raises
+      :class:`~pgstatkit.errors.StatementRejectedError` with its ``sqlstate`` (a
+      :class:`~pgstatkit.errors.StatementConflictError` for class ``40``, a
+      :class:`~pgstatkit.errors.StatementPrivilegeError` for ``42501``); the driver's
+      error, with the server's message, is its ``__cause__``. A value of ``params`` the
+      driver cannot send raises :class:`~pgstatkit.errors.InvalidArgumentError`.
 
     Args:
         query: one SQL statement, with or without a trailing semicolon.

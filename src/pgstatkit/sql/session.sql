@@ -5,7 +5,14 @@
 -- savepoint, so the caller's session settings are never touched. The previous values
 -- are returned so a committed savepoint can put them back. The inner query carries
 -- OFFSET 0 so it is evaluated (and the old values read) before set_config runs.
--- It also reports what the operations need to know about the server.
+-- It also reports what the operations need to know about the server: its version, the
+-- extension's version and schema in this database, and, when the extension is not
+-- created, whether the library is loaded (pg_stat_statements defines its settings only
+-- when preloaded), so that the error names both fixes. When the extension exists that
+-- is NULL: reading pg_stat_statements then fails with SQLSTATE 55000 if the library is
+-- not loaded. (A pg_stat_statements.max placeholder in postgresql.conf without the
+-- library looks loaded here; pg_settings would tell, but planning it costs ~45 us on
+-- every call.)
 
 -- name: setup
 SELECT prev.statement_timeout AS prev_statement_timeout,
@@ -13,6 +20,7 @@ SELECT prev.statement_timeout AS prev_statement_timeout,
        prev.server_version_num,
        prev.pgss_version,
        prev.pgss_schema,
+       prev.pgss_loaded,
        pg_catalog.set_config('statement_timeout', $1, true) AS statement_timeout,
        CASE WHEN $2::text IS NOT NULL
             THEN pg_catalog.set_config('transaction_read_only', $2::text, true) END AS read_only,
@@ -23,7 +31,10 @@ FROM (
            pg_catalog.current_setting('search_path') AS search_path,
            pg_catalog.current_setting('server_version_num')::int4 AS server_version_num,
            e.extversion AS pgss_version,
-           n.nspname AS pgss_schema
+           n.nspname AS pgss_schema,
+           CASE WHEN e.extversion IS NULL
+                THEN pg_catalog.current_setting('pg_stat_statements.max', true) IS NOT NULL
+           END AS pgss_loaded
     FROM (VALUES (1)) AS one (x)
     LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
     LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace

@@ -50,6 +50,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import errno
 import glob
 import importlib.util
 import logging
@@ -110,7 +111,6 @@ _WELL_KNOWN_BINDIRS = (
 )
 _VERSION_RE = re.compile(r"\(PostgreSQL\)\s+(?P<version>(?P<major>\d+)[^\s]*)")
 _SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-_PORT_TAKEN_MARKERS = ("Address already in use", "could not create any TCP/IP sockets")
 _SUPERUSER = "postgres"
 _PROBE_TIMEOUT_S = 30.0
 
@@ -638,6 +638,20 @@ def _free_port() -> int:
         return port
 
 
+def _port_taken(port: int) -> bool:
+    """Whether something listens on ``port`` now: a bind fails with ``EADDRINUSE``.
+
+    Asked after a server exited during start; decided by errno, not by the server log,
+    whose messages are in the language of the cluster's ``lc_messages``.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((Cluster.host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
 def _conf_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -1040,7 +1054,7 @@ class Cluster:
                 if proc.poll() is not None:
                     self._proc = None
                     log_text = self._read_log()
-                    if attempt < attempts and any(m in log_text for m in _PORT_TAKEN_MARKERS):
+                    if attempt < attempts and _port_taken(port):
                         log.info("port %d taken, retrying", port)
                         break
                     raise ClusterError(
