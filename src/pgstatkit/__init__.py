@@ -8,11 +8,17 @@ Async API::
 Blocking API, same names::
 
     from pgstatkit.sync import stats
+
+``import pgstatkit`` is cheap: :mod:`pgstatkit.stats` (and what it needs) is imported on
+first use of ``pgstatkit.stats``, and no database driver is imported until a call opens a
+connection.
 """
 
 from __future__ import annotations
 
-from pgstatkit import stats
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pgstatkit._version import __version__
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
@@ -39,3 +45,19 @@ __all__ = [
     "__version__",
     "stats",
 ]
+
+if TYPE_CHECKING:
+    from pgstatkit import stats
+
+_LAZY_SUBMODULES = frozenset({"stats"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import :mod:`pgstatkit.stats` on first access (PEP 562)."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"pgstatkit.{name}")
+    raise AttributeError(f"module 'pgstatkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

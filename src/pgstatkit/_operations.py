@@ -9,7 +9,7 @@ rows. :mod:`pgstatkit.stats` and :mod:`pgstatkit.sync.stats` run them on a drive
 from __future__ import annotations
 
 import datetime as _dt
-import secrets
+import os
 from collections.abc import Sequence
 
 from pgstatkit import _sql, _validate
@@ -192,7 +192,7 @@ def query_plan(
         # plan_cache_mode = force_generic_plan -- the plan EXPLAIN (GENERIC_PLAN) gives on
         # PostgreSQL 16+, on every version and through the extended query protocol.
         # PREPARE outlives a rollback, so DEALLOCATE always runs.
-        name = f"pgstatkit_plan_{secrets.token_hex(8)}"
+        name = f"pgstatkit_plan_{os.urandom(8).hex()}"
         nulls = ", ".join(["NULL"] * scanned.max_placeholder)
         yield Query("SAVEPOINT pgstatkit_plan")
         yield Query(f"PREPARE {name} AS {scanned.text}")
