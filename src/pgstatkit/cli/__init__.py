@@ -20,6 +20,7 @@ from pgstatkit import _validate
 from pgstatkit._install import schema_name
 from pgstatkit._version import __version__
 from pgstatkit.cli import _format as fmt
+from pgstatkit.cli._dsn import mask_dsn, parse_dsn
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
@@ -49,6 +50,8 @@ __all__ = [
     "EXIT_TIMEOUT",
     "CliError",
     "main",
+    "mask_dsn",
+    "parse_dsn",
 ]
 
 EXIT_OK = 0
@@ -323,16 +326,6 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------- connection
 
 
-_PASSWORD_URI_RE = re.compile(r"(://[^:/?#@]*:)[^@/?#]*@")
-_PASSWORD_KV_RE = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def mask_dsn(dsn: str) -> str:
-    """``dsn`` with any password replaced by ``***``."""
-    dsn = _PASSWORD_URI_RE.sub(r"\1***@", dsn)
-    return _PASSWORD_KV_RE.sub(r"\1***", dsn)
-
-
 def _import_psycopg() -> Any:
     try:
         import psycopg
@@ -375,16 +368,8 @@ def _short_reason(exc: BaseException, secrets: Sequence[str]) -> str:
 def connect(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit psycopg connection from ``--dsn`` / ``DATABASE_URL`` / ``PG*``."""
     psycopg = _import_psycopg()
-    from psycopg.conninfo import conninfo_to_dict
-
     dsn = resolve_dsn(args.dsn)
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.Error as exc:
-        reason = re.sub(r'"[^"]*"', '"…"', _short_reason(exc, ()))
-        raise CliError(
-            f"invalid connection string (--dsn or DATABASE_URL): {reason}", EXIT_BAD_ARGUMENTS
-        ) from exc
+    params = parse_dsn(dsn)
     extra: dict[str, Any] = {"autocommit": True}
     if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
         extra["connect_timeout"] = args.connect_timeout
