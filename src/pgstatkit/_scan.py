@@ -89,7 +89,7 @@ def _skip_quoted(sql: str, i: int, quote: str, backslash: bool) -> int:
             return i + 1
         i += 1
     kind = "quoted identifier" if quote == '"' else "string constant"
-    raise UnsafeQueryError(f"unterminated {kind}: the statement is incomplete")
+    raise UnsafeQueryError(f"unterminated {kind}: the statement is incomplete", reason="incomplete")
 
 
 def _end_of_line_comment(sql: str, i: int) -> int:
@@ -112,7 +112,9 @@ def _skip_block_comment(sql: str, i: int) -> int:
                 return i
         else:
             i += 1
-    raise UnsafeQueryError("unterminated /* comment: the statement is incomplete")
+    raise UnsafeQueryError(
+        "unterminated /* comment: the statement is incomplete", reason="incomplete"
+    )
 
 
 def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
@@ -165,7 +167,8 @@ def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
             close = sql.find(tag.group(0), tag.end())
             if close < 0:
                 raise UnsafeQueryError(
-                    "unterminated dollar-quoted string: the statement is incomplete"
+                    "unterminated dollar-quoted string: the statement is incomplete",
+                    reason="incomplete",
                 )
             i = close + len(tag.group(0))
         elif pat.ident_start.match(ch):
@@ -207,11 +210,15 @@ def scan(sql: str) -> Scanned:
     """
     spans, params = _split(sql)
     if not spans:
-        raise UnsafeQueryError("the query is empty: pass one SQL statement to explain")
+        raise UnsafeQueryError(
+            "the query is empty: pass one SQL statement to explain", reason="empty"
+        )
     if len(spans) > 1:
         raise UnsafeQueryError(
             f"the query holds {len(spans)} statements; query_plan explains exactly one "
-            "and ran nothing"
+            "and ran nothing",
+            reason="several",
+            statements=len(spans),
         )
     start, end = spans[0]
     text = sql[start:end].strip()
@@ -219,16 +226,20 @@ def scan(sql: str) -> Scanned:
     if keyword == "EXPLAIN":
         raise UnsafeQueryError(
             "pass the statement without EXPLAIN: query_plan adds EXPLAIN itself "
-            "(use analyze=True for EXPLAIN ANALYZE)"
+            "(use analyze=True for EXPLAIN ANALYZE)",
+            reason="explain",
         )
     if keyword not in EXPLAINABLE:
         allowed = ", ".join(sorted(EXPLAINABLE))
         raise UnsafeQueryError(
-            f"query_plan explains only {allowed} statements, got {keyword or sql[:20]!r}"
+            f"query_plan explains only {allowed} statements, got {keyword or sql[:20]!r}",
+            reason="not_explainable",
+            keyword=keyword or sql[:20],
         )
     highest = max(params, default=0)
     if highest > MAX_PLACEHOLDER:
         raise UnsafeQueryError(
-            f"placeholder ${highest} is beyond ${MAX_PLACEHOLDER}, the most a statement can have"
+            f"placeholder ${highest} is beyond ${MAX_PLACEHOLDER}, the most a statement can have",
+            reason="placeholder",
         )
     return Scanned(text=text, max_placeholder=highest, keyword=keyword)

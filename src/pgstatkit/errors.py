@@ -8,6 +8,8 @@ recognise (a dropped connection, for instance) are passed through unchanged.
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "ExtensionNotInstalledError",
     "ExtensionNotLoadedError",
@@ -18,6 +20,11 @@ __all__ = [
     "StatementTimeoutError",
     "TransactionStateError",
     "UnsafeQueryError",
+]
+
+
+UnsafeQueryReason = Literal[
+    "empty", "incomplete", "several", "explain", "not_explainable", "placeholder", "refused"
 ]
 
 
@@ -64,7 +71,29 @@ class UnsafeQueryError(PgStatKitError):
 
     Raised for empty input, more than one statement, or statements ``EXPLAIN``
     cannot take.
+
+    Attributes:
+        reason: why, as a stable code for programs (the message is for people):
+            ``"empty"``, ``"incomplete"`` (an unterminated constant or comment),
+            ``"several"`` (more than one statement), ``"explain"`` (the text already
+            starts with ``EXPLAIN``), ``"not_explainable"`` (not one of the statements
+            ``EXPLAIN`` takes) or ``"placeholder"`` (a ``$n`` beyond ``$65535``).
+        statements: for ``"several"``, how many statements the input holds.
+        keyword: for ``"not_explainable"``, the statement's first keyword.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: UnsafeQueryReason = "refused",
+        statements: int | None = None,
+        keyword: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason: UnsafeQueryReason = reason
+        self.statements = statements
+        self.keyword = keyword
 
 
 class StatementTimeoutError(PgStatKitError):

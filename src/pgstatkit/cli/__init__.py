@@ -21,6 +21,7 @@ from pgstatkit._install import schema_name
 from pgstatkit._version import __version__
 from pgstatkit.cli import _format as fmt
 from pgstatkit.cli._dsn import mask_dsn, parse_dsn
+from pgstatkit.cli._errors import check_explain, cli_message, extension_message, printable
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
@@ -385,9 +386,17 @@ def connect(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
             "check --dsn, DATABASE_URL or the PG* environment variables",
             EXIT_CONNECTION,
         ) from exc
+    session = {
+        "role": conn.info.user,
+        "dbname": conn.info.dbname,
+        "server_version": conn.info.server_version,
+    }
     try:
         with conn:
             yield conn
+    except PgStatKitError as exc:
+        message = cli_message(exc, command=args.command, timeout_ms=args.timeout_ms, **session)
+        raise CliError(message, _error_code(exc)) from exc
     except psycopg.OperationalError as exc:
         if conn.closed or conn.broken:
             raise CliError(
@@ -492,30 +501,10 @@ def _stats() -> Any:
 _EXTENSION_ERRORS = (ExtensionNotLoadedError, ExtensionNotInstalledError, ExtensionTooOldError)
 
 
-def extension_message(exc: PgStatKitError, dbname: str | None = None) -> str:
-    """A CLI-flavoured one-line fix for an extension error."""
-    if isinstance(exc, ExtensionNotLoadedError):
-        return (
-            "pg_stat_statements is not loaded: set shared_preload_libraries = "
-            "'pg_stat_statements' in postgresql.conf (keep libraries already listed) and "
-            "restart the server; `pgstatkit doctor` checks the rest"
-        )
-    if isinstance(exc, ExtensionNotInstalledError):
-        where = f' in database "{dbname}"' if dbname else ""
-        return (
-            f"the pg_stat_statements extension is not created{where}: run `pgstatkit install` "
-            "(or CREATE EXTENSION pg_stat_statements; a superuser the first time)"
-        )
-    return str(exc)
-
-
 def _query_list(args: argparse.Namespace, out: Out, name: str, title: str, **kw: Any) -> int:
     stats = _stats()
     with connect(args) as conn:
-        try:
-            rows = getattr(stats, name)(conn, **kw, **_kw(args))
-        except _EXTENSION_ERRORS as exc:
-            raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
+        rows = getattr(stats, name)(conn, **kw, **_kw(args))
     if out.form == "json":
         out.write([fmt.json_dump([r.to_dict() for r in rows])])
     else:
@@ -596,6 +585,9 @@ def cmd_indexes(args: argparse.Namespace, out: Out) -> int:
 def cmd_explain(args: argparse.Namespace, out: Out) -> int:
     stats = _stats()
     query = sys.stdin.read() if args.query == "-" else args.query
+    problem = check_explain(query, args.param, args.analyze)
+    if problem is not None:
+        raise CliError(problem, EXIT_BAD_ARGUMENTS)
     with connect(args) as conn:
         plan = stats.query_plan(conn, query, analyze=args.analyze, params=args.param, **_kw(args))
     if out.form == "json":
@@ -627,10 +619,7 @@ def cmd_reset(args: argparse.Namespace, out: Out) -> int:
 def cmd_install(args: argparse.Namespace, out: Out) -> int:
     stats = _stats()
     with connect(args) as conn:
-        try:
-            stats.install(conn, schema=args.schema, **_kw(args))
-        except _EXTENSION_ERRORS as exc:
-            raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
+        stats.install(conn, schema=args.schema, **_kw(args))
         where = _where(conn)
     if out.form == "json":
         out.write([fmt.json_dump({"installed": True, "schema": args.schema})])
@@ -803,12 +792,14 @@ def _error_code(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, CliError | PgStatKitError):
+def _one_line(exc: BaseException, args: argparse.Namespace) -> str:
+    if isinstance(exc, CliError):
         text = str(exc)
+    elif isinstance(exc, PgStatKitError):
+        text = cli_message(exc, command=args.command, timeout_ms=getattr(args, "timeout_ms", None))
     else:
         text = f"unexpected {type(exc).__name__}: {exc} (run again with --debug for details)"
-    return " ".join(text.split())
+    return printable(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -832,7 +823,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             if debug:
                 traceback.print_exc()
-            sys.stderr.write(f"pgstatkit: error: {_one_line(exc)}\n")
+            sys.stderr.write(f"pgstatkit: error: {_one_line(exc, args)}\n")
             return _error_code(exc)
 
 
