@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
 from pgstatkit._parse import parse_plan, parse_rows
-from pgstatkit._protocol import Context, Operation, Query, Steps
+from pgstatkit._protocol import Context, Operation, Query, Result, Steps
 from pgstatkit._scan import scan
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.models import (
@@ -32,11 +33,15 @@ __all__ = [
     "index_usage",
     "queries_with_low_cache_hit",
     "query_plan",
+    "StatementReset",
     "reset_query_statistics",
+    "reset_statement",
     "slow_queries",
     "table_statistics",
     "top_queries_by_total_time",
 ]
+
+T = TypeVar("T")
 
 TABLE_ORDERS: dict[str, str] = {
     "seq_tup_read": "t.seq_tup_read DESC, t.seq_scan DESC",
@@ -218,6 +223,26 @@ def query_plan(
     )
 
 
+def _reset_query(ctx: Context, qid: int | None) -> Query:
+    version, schema = ctx.require_pg_stat_statements()
+    block = "reset_all" if qid is None else "reset_query"
+    if version >= (1, 11):
+        block += "_1_11"
+    sql = _sql.render(_sql.load("statements.sql", block), schema=_sql.quote_ident(schema))
+    return Query(sql, () if qid is None else (qid,))
+
+
+def _reset_time(result: Result) -> _dt.datetime | None:
+    value = result.rows[0][0] if result.rows else None
+    return value if isinstance(value, _dt.datetime) else None
+
+
+def _reset_operation(
+    name: str, steps: Callable[[Context], Steps[T]], timeout_ms: object
+) -> Operation[T]:
+    return Operation(name, steps, _validate.timeout_ms(timeout_ms), read_only=False, commit=True)
+
+
 def reset_query_statistics(
     *, queryid: object = None, timeout_ms: object = None
 ) -> Operation[_dt.datetime | None]:
@@ -225,19 +250,42 @@ def reset_query_statistics(
     qid = _validate.queryid(queryid)
 
     def steps(ctx: Context) -> Steps[_dt.datetime | None]:
-        version, schema = ctx.require_pg_stat_statements()
-        block = "reset_all" if qid is None else "reset_query"
-        if version >= (1, 11):
-            block += "_1_11"
-        sql = _sql.render(_sql.load("statements.sql", block), schema=_sql.quote_ident(schema))
-        result = yield Query(sql, () if qid is None else (qid,))
-        value = result.rows[0][0] if result.rows else None
-        return value if isinstance(value, _dt.datetime) else None
+        return _reset_time((yield _reset_query(ctx, qid)))
 
-    return Operation(
-        "reset_query_statistics",
-        steps,
-        _validate.timeout_ms(timeout_ms),
-        read_only=False,
-        commit=True,
-    )
+    return _reset_operation("reset_query_statistics", steps, timeout_ms)
+
+
+class StatementReset(NamedTuple):
+    """What :func:`reset_statement` did.
+
+    ``entries``: the entries with the queryid just before the reset (every user, every
+    database), as far as the role could see them; ``sees_all``: the role may see every
+    user's queryids (``pg_read_all_stats``), so ``entries`` is the full count;
+    ``reset_at``: the reset time on ``pg_stat_statements`` 1.11+, else ``None``.
+    """
+
+    entries: int
+    sees_all: bool
+    reset_at: _dt.datetime | None
+
+
+def reset_statement(*, queryid: object, timeout_ms: object = None) -> Operation[StatementReset]:
+    """Count the entries of one ``queryid``, then reset them, in one guarded call.
+
+    Private to pgstatkit (the command line's ``reset --queryid``): the public
+    :func:`pgstatkit.stats.reset_query_statistics` keeps its return type.
+    """
+    qid = _validate.queryid(queryid)
+    if qid is None:
+        raise InvalidArgumentError("queryid must be given: reset_statement resets one statement")
+
+    def steps(ctx: Context) -> Steps[StatementReset]:
+        _version, schema = ctx.require_pg_stat_statements()
+        count_sql = _sql.render(
+            _sql.load("statements.sql", "count_query"), schema=_sql.quote_ident(schema)
+        )
+        counted = (yield Query(count_sql, (qid,))).rows[0]
+        when = _reset_time((yield _reset_query(ctx, qid)))
+        return StatementReset(int(str(counted[0])), bool(counted[1]), when)
+
+    return _reset_operation("reset_query_statistics", steps, timeout_ms)

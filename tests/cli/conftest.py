@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from cli_support import CLI_DB, MARK
 
 from harness.servers import TestServer
+from pgstatkit.testing import Cluster
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +31,17 @@ def cli_server(pg_server: TestServer) -> TestServer:
         dbname=CLI_DB,
     )
     return pg_server
+
+
+@pytest.fixture
+def private_server(pg_server: TestServer) -> Iterator[Cluster]:
+    """A new cluster of the same PostgreSQL as ``pg_server``, for what would disturb the
+    shared one (a server-wide reset); ``pg_stat_statements`` preloaded, not created."""
+    if pg_server.cluster is None:
+        pytest.skip("needs a local cluster of the server matrix")
+    cluster = Cluster(pg_server.cluster.installation, settings={"shared_buffers": "16MB"})
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -286,8 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a value for $1, $2... (repeat; sent as text)",
     )
 
-    p = add("reset", "forget pg_stat_statements' statistics (all, or one --queryid)")
-    p.add_argument("--queryid", type=_queryid, default=None, help="only this statement")
+    p = add(
+        "reset",
+        "forget pg_stat_statements' statistics: of every database on the server, or of "
+        "one --queryid (any user, any database)",
+    )
+    p.add_argument(
+        "--queryid",
+        type=_queryid,
+        default=None,
+        help="only the entries of this statement; says how many there were",
+    )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
     p = add("install", "create pg_stat_statements and pgstatkit's helper views (idempotent)")
@@ -599,20 +608,67 @@ def cmd_explain(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
+def _run_operation(conn: Any, op: Any) -> Any:
+    """Run one of pgstatkit's private operations on the CLI's connection."""
+    from pgstatkit._run import run_sync
+    from pgstatkit.adapters import open_sync
+
+    with open_sync(conn) as session:
+        return run_sync(session, op)
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def _reset_one(args: argparse.Namespace, conn: Any, server: str) -> tuple[dict[str, Any], str]:
+    from pgstatkit import _operations
+
+    qid = args.queryid
+    confirm(
+        args,
+        f"Reset the pg_stat_statements statistics of statement {qid} on {server} (every "
+        "entry with that queryid: any user, any database)?",
+    )
+    done = _run_operation(
+        conn, _operations.reset_statement(queryid=qid, timeout_ms=args.timeout_ms)
+    )
+    hidden = (
+        ""
+        if done.sees_all
+        else f" (role {conn.info.user} cannot see other users' queryids without "
+        "pg_read_all_stats: their entries with this queryid were reset too, uncounted)"
+    )
+    if done.entries:
+        line = f"reset {_entries(done.entries)} of statement {qid} (any user, any database)"
+        line += f" on {server}{hidden}"
+    else:
+        line = f"no statement with queryid {qid} on {server}; nothing reset{hidden}"
+    data = {"entries": done.entries, "entries_complete": done.sees_all}
+    return {**data, "reset_at": done.reset_at}, line
+
+
 def cmd_reset(args: argparse.Namespace, out: Out) -> int:
+    """``pg_stat_statements_reset()`` works server-wide: every database, every user."""
     stats = _stats()
     with connect(args) as conn:
-        what = f"statement {args.queryid}" if args.queryid is not None else "all statements"
-        confirm(args, f"Reset pg_stat_statements ({what}) in {_where(conn)}?")
-        try:
-            when = stats.reset_query_statistics(conn, queryid=args.queryid, **_kw(args))
-        except _EXTENSION_ERRORS as exc:
-            raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
-    result = {"reset": True, "queryid": args.queryid, "reset_at": when and when.isoformat()}
+        server = f"the server {conn.info.host}:{conn.info.port}"
+        if args.queryid is not None:
+            data, line = _reset_one(args, conn, server)
+        else:
+            what = f"all statements of every database on {server}"
+            confirm(args, f"Reset the pg_stat_statements statistics of {what}?")
+            when = stats.reset_query_statistics(conn, **_kw(args))
+            data = {"entries": None, "entries_complete": None, "reset_at": when}
+            line = f"reset the statistics of {what}"
+    when = data.pop("reset_at")
     if out.form == "json":
-        out.write([fmt.json_dump(result)])
+        scope = "server" if args.queryid is None else "statement"
+        result = {"reset": True, "scope": scope, "queryid": args.queryid, **data}
+        out.write([fmt.json_dump({**result, "reset_at": when and when.isoformat()})])
     else:
-        out.write([f"reset {what}" + (f" at {when.isoformat()}" if when else "")])
+        at = f" at {when.isoformat()}" if when and data["entries"] != 0 else ""
+        out.write([line + at])
     return EXIT_OK
 
 
