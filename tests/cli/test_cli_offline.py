@@ -117,3 +117,12 @@ def test_importing_the_cli_loads_no_driver() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_demo_refuses_a_dsn(where: str) -> None:
+    dsn_args = ["--dsn", UNREACHABLE]
+    args = [*dsn_args, "demo"] if where == "before" else ["demo", *dsn_args]
+    line = assert_one_line_error(run_cli(*args), 2)
+    assert "cannot use --dsn" in line
+    assert PASSWORD not in line

@@ -223,3 +223,27 @@ def test_install_and_uninstall(pg_server: TestServer) -> None:
     ok(run_cli("uninstall", "--schema", "perf", "--yes", "--dsn", target))
     assert pg_server.psql(schema_exists, dbname=db) == "0"
     pg_server.psql(f"DROP DATABASE {db}", dbname="postgres")
+
+
+def test_demo_waits_until_a_finished_sessions_statistics_show(cli_server: TestServer) -> None:
+    import psycopg
+
+    from pgstatkit.cli._demo import wait_for_table_stats
+
+    cli_server.psql(
+        "DROP TABLE IF EXISTS cli_wait; CREATE TABLE cli_wait AS SELECT g FROM "
+        "generate_series(1, 1000) AS g",
+        dbname=CLI_DB,
+    )
+    with psycopg.connect(dsn(cli_server), autocommit=True) as conn:
+        for _ in range(5):
+            conn.execute("SELECT count(*) FROM cli_wait")
+    # The session has ended, but its counts may not have reached the shared statistics.
+    with psycopg.connect(dsn(cli_server), autocommit=True) as conn:
+        assert wait_for_table_stats(conn, {"cli_wait": {"seq_scan": 5, "n_tup_ins": 0}})
+        row = conn.execute(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'cli_wait'"
+        ).fetchone()
+        assert row is not None
+        assert row[0] >= 5
+        assert not wait_for_table_stats(conn, {"cli_wait": {"seq_scan": 10**9}}, timeout_s=0.2)
