@@ -17,7 +17,6 @@ connection.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from pgstatkit._version import __version__
 from pgstatkit.errors import (
@@ -46,13 +45,16 @@ __all__ = [
     "stats",
 ]
 
+TYPE_CHECKING = False  # not typing's: `import pgstatkit` does not import typing
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from pgstatkit import stats
 
 _LAZY_SUBMODULES = frozenset({"stats"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> ModuleType:
     """Import :mod:`pgstatkit.stats` on first access (PEP 562)."""
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"pgstatkit.{name}")
