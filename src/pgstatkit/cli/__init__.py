@@ -69,9 +69,10 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = """\
 exit codes:
-  0    ok
-  1    unexpected error (run again with --debug for a traceback)
-  2    bad arguments or option values; explain: a statement refused before it ran
+  0    ok (reset --queryid: also when no entry had that queryid; it says so)
+  1    unexpected error (run again with --debug for a traceback), or a server error
+  2    bad arguments or option values (an invalid DSN, demo --dsn); explain: a
+       statement refused, or --param not matching it, before anything ran
   3    could not connect to the server, or lost the connection
   4    pg_stat_statements not loaded, not created in the database, or too old
   5    insufficient privilege
@@ -395,16 +396,20 @@ def connect(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
             "check --dsn, DATABASE_URL or the PG* environment variables",
             EXIT_CONNECTION,
         ) from exc
-    session = {
-        "role": conn.info.user,
-        "dbname": conn.info.dbname,
-        "server_version": conn.info.server_version,
-    }
+    info = conn.info  # read now: it is gone once the connection is closed
+    role, dbname, server_version = info.user, info.dbname, info.server_version
     try:
         with conn:
             yield conn
     except PgStatKitError as exc:
-        message = cli_message(exc, command=args.command, timeout_ms=args.timeout_ms, **session)
+        message = cli_message(
+            exc,
+            command=args.command,
+            timeout_ms=args.timeout_ms,
+            role=role,
+            dbname=dbname,
+            server_version=server_version,
+        )
         raise CliError(message, _error_code(exc)) from exc
     except psycopg.OperationalError as exc:
         if conn.closed or conn.broken:
