@@ -8,11 +8,16 @@ Async API::
 Blocking API, same names::
 
     from pgstatkit.sync import stats
+
+``import pgstatkit`` is cheap: :mod:`pgstatkit.stats` (and what it needs) is imported on
+first use of ``pgstatkit.stats``, and no database driver is imported until a call opens a
+connection.
 """
 
 from __future__ import annotations
 
-from pgstatkit import stats
+import importlib
+
 from pgstatkit._version import __version__
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
@@ -51,3 +56,22 @@ __all__ = [
     "__version__",
     "stats",
 ]
+
+TYPE_CHECKING = False  # not typing's: `import pgstatkit` does not import typing
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from pgstatkit import stats
+
+_LAZY_SUBMODULES = frozenset({"stats"})
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import :mod:`pgstatkit.stats` on first access (PEP 562)."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"pgstatkit.{name}")
+    raise AttributeError(f"module 'pgstatkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

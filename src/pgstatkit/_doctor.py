@@ -50,6 +50,21 @@ Setting = tuple[str, str | None, str]  # setting, unit, context
 
 _lit = _sql.quote_literal
 
+INSTALL = "pgstatkit's install: `pgstatkit install` (command line) or `stats.install(conn)`"
+
+# Settings whose special values mean something else than an amount (postgresql.conf docs).
+SPECIAL_VALUES: dict[str, dict[str, str]] = {
+    "log_min_duration_statement": {"-1": "disabled", "0": "0ms (every statement is logged)"},
+}
+
+
+def _shown(name: str, setting: str, unit: str | None) -> str:
+    """The setting as a person reads it: ``disabled`` for -1, never ``-1ms``."""
+    special = SPECIAL_VALUES.get(name, {}).get(setting)
+    if special is not None:
+        return special
+    return f"{setting}{unit or ''}" if unit in ("ms", "s") else setting
+
 
 def _alter(name: str, value: str, context: str) -> str:
     then = (
@@ -70,7 +85,7 @@ def _setting_finding(
     recommended: str,
 ) -> SetupFinding:
     setting, unit, context = settings[name]
-    found = f"{setting}{unit or ''}" if unit in ("ms", "s") else setting
+    found = _shown(name, setting, unit)
     restart = context == "postmaster"
     if good:
         return SetupFinding(name, "ok", found, why, None, restart, setting)
@@ -143,8 +158,7 @@ def _extension(row: tuple[object, ...]) -> SetupFinding:
             "error",
             "not created in this database",
             why,
-            "as a superuser: `CREATE EXTENSION pg_stat_statements;` "
-            "(or `await pgstatkit.stats.install(conn)`)",
+            f"as a superuser: `CREATE EXTENSION pg_stat_statements;`, or run {INSTALL}",
             None,
         )
     if parse_version(str(installed)) < parse_version(str(default)):
@@ -163,7 +177,14 @@ def _extension(row: tuple[object, ...]) -> SetupFinding:
 def _views(schema: str, installed: object, meta: tuple[object, ...] | None) -> SetupFinding:
     why = "pgstatkit's helper views are built for one pg_stat_statements version"
     if meta is None:
-        return SetupFinding("views", "info", f"not installed in schema {schema!r}", why, None, None)
+        return SetupFinding(
+            "views",
+            "info",
+            f"not installed in schema {schema!r}",
+            why + " (optional: for SQL over pg_stat_statements without Python)",
+            f"to have them, run {INSTALL}",
+            None,
+        )
     built = str(meta[0])
     if installed is not None and built != str(installed):
         return SetupFinding(
@@ -171,7 +192,7 @@ def _views(schema: str, installed: object, meta: tuple[object, ...] | None) -> S
             "warning",
             f"built for pg_stat_statements {built}, installed is {installed}",
             why,
-            "re-run `await pgstatkit.stats.install(conn)` to rebuild them",
+            f"run {INSTALL} again to rebuild them",
             None,
         )
     return SetupFinding("views", "ok", f"built for pg_stat_statements {built}", why, None, None)
@@ -283,6 +304,26 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
     return found
 
 
+EVICTIONS_WHY = "evicted statements lose their statistics (pg_stat_statements_info.dealloc)"
+
+
+def _evictions_unknown(version: tuple[int, ...] | None, loaded: bool) -> SetupFinding | None:
+    """The evictions finding when they cannot be counted (and what would let them be)."""
+    if not loaded:
+        found, fix = (
+            "unknown: pg_stat_statements is not loaded",
+            "load it: see shared_preload_libraries",
+        )
+    elif version is None:
+        found, fix = "unknown: the extension is not created", "create it: see extension"
+    elif version < (1, 9):
+        found = "unknown: pg_stat_statements_info needs extension version 1.9+"
+        fix = "`ALTER EXTENSION pg_stat_statements UPDATE;` (see extension)"
+    else:
+        return None
+    return SetupFinding("evictions", "info", found, EVICTIONS_WHY, fix, None)
+
+
 def check_setup(
     *, schema: object = "pgstatkit", timeout_ms: object = None
 ) -> Operation[SetupReport]:
@@ -321,12 +362,11 @@ def check_setup(
                     None,
                 )
             )
-        why = "evicted statements lose their statistics (pg_stat_statements_info.dealloc)"
+        why = EVICTIONS_WHY
         version = parse_version(str(state[0])) if state[0] is not None else None
-        if version is None or version < (1, 9) or "pg_stat_statements.max" not in settings:
-            findings.append(
-                SetupFinding("evictions", "info", "unknown (needs 1.9+, loaded)", why, None, None)
-            )
+        unknown = _evictions_unknown(version, "pg_stat_statements.max" in settings)
+        if unknown is not None:
+            findings.append(unknown)
         else:
             info = f"{_sql.quote_ident(str(state[1]))}.pg_stat_statements_info"
             dealloc = int(str((yield Query(f"SELECT dealloc FROM {info}")).rows[0][0]))

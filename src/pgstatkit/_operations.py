@@ -9,13 +9,14 @@ rows. :mod:`pgstatkit.stats` and :mod:`pgstatkit.sync.stats` run them on a drive
 from __future__ import annotations
 
 import datetime as _dt
-import secrets
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
 from pgstatkit._parse import parse_plan, parse_rows
-from pgstatkit._protocol import Context, Operation, Query, Steps
+from pgstatkit._protocol import Context, Operation, Query, Result, Steps
 from pgstatkit._scan import scan
 from pgstatkit.errors import ExtensionTooOldError, InvalidArgumentError
 from pgstatkit.models import (
@@ -32,11 +33,15 @@ __all__ = [
     "index_usage",
     "queries_with_low_cache_hit",
     "query_plan",
+    "StatementReset",
     "reset_query_statistics",
+    "reset_statement",
     "slow_queries",
     "table_statistics",
     "top_queries_by_total_time",
 ]
+
+T = TypeVar("T")
 
 TABLE_ORDERS: dict[str, str] = {
     "seq_tup_read": "t.seq_tup_read DESC, t.seq_scan DESC",
@@ -192,7 +197,7 @@ def query_plan(
         # plan_cache_mode = force_generic_plan -- the plan EXPLAIN (GENERIC_PLAN) gives on
         # PostgreSQL 16+, on every version and through the extended query protocol.
         # PREPARE outlives a rollback, so DEALLOCATE always runs.
-        name = f"pgstatkit_plan_{secrets.token_hex(8)}"
+        name = f"pgstatkit_plan_{os.urandom(8).hex()}"
         nulls = ", ".join(["NULL"] * scanned.max_placeholder)
         yield Query("SAVEPOINT pgstatkit_plan")
         yield Query(f"PREPARE {name} AS {scanned.text}")
@@ -228,6 +233,35 @@ def _require_minmax_reset(version: tuple[int, int]) -> None:
         )
 
 
+def _reset_query(ctx: Context, qid: int | None, *, minmax: bool = False) -> Query:
+    """The reset statement: every entry or one queryid's; only min/max times if ``minmax``.
+
+    Raises:
+        ExtensionTooOldError: ``minmax`` on an extension older than 1.11.
+    """
+    version, schema = ctx.require_pg_stat_statements()
+    block = "reset_all" if qid is None else "reset_query"
+    params: tuple[object, ...] = () if qid is None else (qid,)
+    if minmax:
+        _require_minmax_reset(version)
+        block, params = "reset_minmax", (qid or 0,)
+    if version >= (1, 11):
+        block += "_1_11"
+    sql = _sql.render(_sql.load("statements.sql", block), schema=_sql.quote_ident(schema))
+    return Query(sql, params)
+
+
+def _reset_time(result: Result) -> _dt.datetime | None:
+    value = result.rows[0][0] if result.rows else None
+    return value if isinstance(value, _dt.datetime) else None
+
+
+def _reset_operation(
+    name: str, steps: Callable[[Context], Steps[T]], timeout_ms: object
+) -> Operation[T]:
+    return Operation(name, steps, _validate.timeout_ms(timeout_ms), read_only=False, commit=True)
+
+
 def reset_query_statistics(
     *, queryid: object = None, minmax_only: object = False, timeout_ms: object = None
 ) -> Operation[_dt.datetime | None]:
@@ -240,23 +274,46 @@ def reset_query_statistics(
     minmax = _validate.flag(minmax_only, "minmax_only")
 
     def steps(ctx: Context) -> Steps[_dt.datetime | None]:
-        version, schema = ctx.require_pg_stat_statements()
-        block = "reset_all" if qid is None else "reset_query"
-        params: tuple[object, ...] = () if qid is None else (qid,)
-        if minmax:
-            _require_minmax_reset(version)
-            block, params = "reset_minmax", (qid or 0,)
-        if version >= (1, 11):
-            block += "_1_11"
-        sql = _sql.render(_sql.load("statements.sql", block), schema=_sql.quote_ident(schema))
-        result = yield Query(sql, params)
-        value = result.rows[0][0] if result.rows else None
-        return value if isinstance(value, _dt.datetime) else None
+        return _reset_time((yield _reset_query(ctx, qid, minmax=minmax)))
 
-    return Operation(
-        "reset_query_statistics",
-        steps,
-        _validate.timeout_ms(timeout_ms),
-        read_only=False,
-        commit=True,
-    )
+    return _reset_operation("reset_query_statistics", steps, timeout_ms)
+
+
+class StatementReset(NamedTuple):
+    """What :func:`reset_statement` did.
+
+    ``entries``: the entries with the queryid just before the reset (every user, every
+    database), as far as the role could see them; ``sees_all``: the role may see every
+    user's queryids (``pg_read_all_stats``), so ``entries`` is the full count;
+    ``reset_at``: the reset time on ``pg_stat_statements`` 1.11+, else ``None``.
+    """
+
+    entries: int
+    sees_all: bool
+    reset_at: _dt.datetime | None
+
+
+def reset_statement(
+    *, queryid: object, minmax_only: object = False, timeout_ms: object = None
+) -> Operation[StatementReset]:
+    """Count the entries of one ``queryid``, then reset them, in one guarded call.
+
+    Private to pgstatkit (the command line's ``reset --queryid``): the public
+    :func:`pgstatkit.stats.reset_query_statistics` keeps its return type.
+    """
+    qid = _validate.queryid(queryid)
+    if qid is None:
+        raise InvalidArgumentError("queryid must be given: reset_statement resets one statement")
+    minmax = _validate.flag(minmax_only, "minmax_only")
+
+    def steps(ctx: Context) -> Steps[StatementReset]:
+        _version, schema = ctx.require_pg_stat_statements()
+        count_sql = _sql.render(
+            _sql.load("statements.sql", "count_query"), schema=_sql.quote_ident(schema)
+        )
+        reset = _reset_query(ctx, qid, minmax=minmax)  # refuses minmax before 1.11
+        counted = (yield Query(count_sql, (qid,))).rows[0]
+        when = _reset_time((yield reset))
+        return StatementReset(int(str(counted[0])), bool(counted[1]), when)
+
+    return _reset_operation("reset_query_statistics", steps, timeout_ms)

@@ -12,6 +12,7 @@ query protocol, which refuses more than one command.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -27,12 +28,35 @@ EXPLAINABLE = frozenset(
 )
 """First keywords of statements pgstatkit will explain (what PREPARE accepts)."""
 
-_IDENT_START = re.compile(r"[A-Za-z_\u0080-\U0010ffff]")
-_IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]")
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
-_PARAM = re.compile(r"\$([0-9]+)")
-_NEWLINE = re.compile(r"[\r\n]")
-_WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*")
+
+@dataclass(frozen=True, slots=True)
+class _Patterns:
+    """The lexer's regular expressions.
+
+    Compiled on first use (:func:`_patterns`), not at import: a character class that
+    spans all of Unicode takes milliseconds to compile, and ``import pgstatkit`` should
+    not pay for a lexer only :func:`scan` needs.
+    """
+
+    ident_start: re.Pattern[str]
+    ident_char: re.Pattern[str]
+    dollar_tag: re.Pattern[str]
+    param: re.Pattern[str]
+    newline: re.Pattern[str]
+    word: re.Pattern[str]
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    start = r"A-Za-z_\u0080-\U0010ffff"
+    return _Patterns(
+        ident_start=re.compile(f"[{start}]"),
+        ident_char=re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]"),
+        dollar_tag=re.compile(rf"\$([{start}][A-Za-z0-9_\u0080-\U0010ffff]*)?\$"),
+        param=re.compile(r"\$([0-9]+)"),
+        newline=re.compile(r"[\r\n]"),
+        word=re.compile(rf"[{start}][A-Za-z0-9_$\u0080-\U0010ffff]*"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +89,12 @@ def _skip_quoted(sql: str, i: int, quote: str, backslash: bool) -> int:
             return i + 1
         i += 1
     kind = "quoted identifier" if quote == '"' else "string constant"
-    raise UnsafeQueryError(f"unterminated {kind}: the statement is incomplete")
+    raise UnsafeQueryError(f"unterminated {kind}: the statement is incomplete", reason="incomplete")
 
 
 def _end_of_line_comment(sql: str, i: int) -> int:
     """Index just past a ``--`` comment; like PostgreSQL, ``\r`` ends it as well as ``\n``."""
-    match = _NEWLINE.search(sql, i)
+    match = _patterns().newline.search(sql, i)
     return len(sql) if match is None else match.end()
 
 
@@ -88,11 +112,14 @@ def _skip_block_comment(sql: str, i: int) -> int:
                 return i
         else:
             i += 1
-    raise UnsafeQueryError("unterminated /* comment: the statement is incomplete")
+    raise UnsafeQueryError(
+        "unterminated /* comment: the statement is incomplete", reason="incomplete"
+    )
 
 
 def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
     """Statement spans (start, end) with code in them, and the $n numbers seen."""
+    pat = _patterns()
     spans: list[tuple[int, int]] = []
     params: list[int] = []
     n = len(sql)
@@ -101,7 +128,7 @@ def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
     has_code = False
     while i < n:
         ch = sql[i]
-        prev_is_ident = i > 0 and _IDENT_CHAR.match(sql[i - 1]) is not None
+        prev_is_ident = i > 0 and pat.ident_char.match(sql[i - 1]) is not None
         if ch.isspace():
             i += 1
             continue
@@ -120,29 +147,32 @@ def _split(sql: str) -> tuple[list[tuple[int, int]], list[int]]:
             continue
         has_code = True
         if ch == "'":
-            escaped = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _IDENT_CHAR.match(sql[i - 2]))
+            escaped = (
+                i > 0 and sql[i - 1] in "eE" and (i < 2 or not pat.ident_char.match(sql[i - 2]))
+            )
             i = _skip_quoted(sql, i, "'", backslash=escaped)
         elif ch == '"':
             i = _skip_quoted(sql, i, '"', backslash=False)
         elif ch == "$" and not prev_is_ident:
-            param = _PARAM.match(sql, i)
+            param = pat.param.match(sql, i)
             if param:
                 digits = param.group(1)
                 params.append(int(digits) if len(digits) <= 6 else MAX_PLACEHOLDER + 1)
                 i = param.end()
                 continue
-            tag = _DOLLAR_TAG.match(sql, i)
+            tag = pat.dollar_tag.match(sql, i)
             if tag is None:
                 i += 1
                 continue
             close = sql.find(tag.group(0), tag.end())
             if close < 0:
                 raise UnsafeQueryError(
-                    "unterminated dollar-quoted string: the statement is incomplete"
+                    "unterminated dollar-quoted string: the statement is incomplete",
+                    reason="incomplete",
                 )
             i = close + len(tag.group(0))
-        elif _IDENT_START.match(ch):
-            word = _WORD.match(sql, i)
+        elif pat.ident_start.match(ch):
+            word = pat.word.match(sql, i)
             assert word is not None
             i = word.end()
         else:
@@ -164,7 +194,7 @@ def _first_keyword(text: str) -> str:
             i = _skip_block_comment(text, i)
         else:
             break
-    word = _WORD.match(text, i)
+    word = _patterns().word.match(text, i)
     return word.group(0).upper() if word else ""
 
 
@@ -180,11 +210,15 @@ def scan(sql: str) -> Scanned:
     """
     spans, params = _split(sql)
     if not spans:
-        raise UnsafeQueryError("the query is empty: pass one SQL statement to explain")
+        raise UnsafeQueryError(
+            "the query is empty: pass one SQL statement to explain", reason="empty"
+        )
     if len(spans) > 1:
         raise UnsafeQueryError(
             f"the query holds {len(spans)} statements; query_plan explains exactly one "
-            "and ran nothing"
+            "and ran nothing",
+            reason="several",
+            statements=len(spans),
         )
     start, end = spans[0]
     text = sql[start:end].strip()
@@ -192,16 +226,20 @@ def scan(sql: str) -> Scanned:
     if keyword == "EXPLAIN":
         raise UnsafeQueryError(
             "pass the statement without EXPLAIN: query_plan adds EXPLAIN itself "
-            "(use analyze=True for EXPLAIN ANALYZE)"
+            "(use analyze=True for EXPLAIN ANALYZE)",
+            reason="explain",
         )
     if keyword not in EXPLAINABLE:
         allowed = ", ".join(sorted(EXPLAINABLE))
         raise UnsafeQueryError(
-            f"query_plan explains only {allowed} statements, got {keyword or sql[:20]!r}"
+            f"query_plan explains only {allowed} statements, got {keyword or sql[:20]!r}",
+            reason="not_explainable",
+            keyword=keyword or sql[:20],
         )
     highest = max(params, default=0)
     if highest > MAX_PLACEHOLDER:
         raise UnsafeQueryError(
-            f"placeholder ${highest} is beyond ${MAX_PLACEHOLDER}, the most a statement can have"
+            f"placeholder ${highest} is beyond ${MAX_PLACEHOLDER}, the most a statement can have",
+            reason="placeholder",
         )
     return Scanned(text=text, max_placeholder=highest, keyword=keyword)

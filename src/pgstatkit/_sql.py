@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
 
 __all__ = ["load", "quote_ident", "quote_literal", "render"]
 
@@ -23,6 +22,8 @@ _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
 
 @functools.cache
 def _file(filename: str) -> dict[str, str]:
+    from importlib import resources  # on first use: it costs milliseconds at import
+
     text = resources.files("pgstatkit.sql").joinpath(filename).read_text(encoding="utf-8")
     blocks: dict[str, str] = {}
     matches = list(_NAME_LINE.finditer(text))

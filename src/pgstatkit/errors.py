@@ -11,6 +11,16 @@ are passed through unchanged.
 
 from __future__ import annotations
 
+# Not typing.TYPE_CHECKING: `import pgstatkit` stays clear of the typing module (a third
+# of a fresh import's time); mypy treats any TYPE_CHECKING the same.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    UnsafeQueryReason = Literal[
+        "empty", "incomplete", "several", "explain", "not_explainable", "placeholder", "refused"
+    ]
+
 __all__ = [
     "ExtensionNotInstalledError",
     "ExtensionNotLoadedError",
@@ -87,7 +97,29 @@ class UnsafeQueryError(PgStatKitError):
 
     Raised for empty input, more than one statement, or statements ``EXPLAIN``
     cannot take.
+
+    Attributes:
+        reason: why, as a stable code for programs (the message is for people):
+            ``"empty"``, ``"incomplete"`` (an unterminated constant or comment),
+            ``"several"`` (more than one statement), ``"explain"`` (the text already
+            starts with ``EXPLAIN``), ``"not_explainable"`` (not one of the statements
+            ``EXPLAIN`` takes) or ``"placeholder"`` (a ``$n`` beyond ``$65535``).
+        statements: for ``"several"``, how many statements the input holds.
+        keyword: for ``"not_explainable"``, the statement's first keyword.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: UnsafeQueryReason = "refused",
+        statements: int | None = None,
+        keyword: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason: UnsafeQueryReason = reason
+        self.statements = statements
+        self.keyword = keyword
 
 
 class StatementTimeoutError(PgStatKitError):

@@ -1,6 +1,7 @@
 """An admin HTTP API for a FastAPI service: ``pgstatkit.fastapi.create_router``.
 
-Extra ``fastapi`` (``pip install "pgstatkit[fastapi]"``). Mount the router under a prefix
+Extra ``fastapi`` (``pip install "pgstatkit[fastapi]"``); without it, importing this
+module raises :class:`ImportError` with that command. Mount the router under a prefix
 of your own::
 
     from fastapi import FastAPI
@@ -30,11 +31,18 @@ import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-import pydantic
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+try:
+    import pydantic
+    from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+    from fastapi.responses import JSONResponse
+    from fastapi.routing import APIRoute
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+except ImportError as _exc:  # pragma: no cover - tested in a subprocess
+    raise ImportError(
+        f"pgstatkit.fastapi needs FastAPI ({_exc.name or 'fastapi'} could not be imported): "
+        'pip install "pgstatkit[fastapi]"',
+        name=_exc.name,
+    ) from _exc
 
 from pgstatkit import _validate, stats
 from pgstatkit.adapters import open_async

@@ -274,7 +274,8 @@ class SetupFinding(_Model):
     """One check of :func:`pgstatkit.stats.check_setup`.
 
     ``found`` is what the server has, ``why`` why it matters, ``fix`` the exact
-    statement or ``postgresql.conf`` line (``None`` when nothing is to be done).
+    statement or ``postgresql.conf`` line, or what else to do: set on every finding
+    that is not ``"ok"``, ``None`` on those that are.
     ``restart_required``: the fix needs a server restart (``True``), a reload or nothing
     (``False``), or does not change a setting (``None``). ``recommended`` is the value
     the check recommends for the server setting named by ``check``, if any.

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
+from cli_support import PASSWORD, UNREACHABLE, run_cli
 
 from pgstatkit.cli import _format as fmt
 from pgstatkit.cli import mask_dsn, resolve_dsn
-
-PASSWORD = "s3cret-Pa55word"
-UNREACHABLE = f"postgresql://alice:{PASSWORD}@127.0.0.1:1/shop"
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
-    base["COLUMNS"] = "100"
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pgstatkit", *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        check=False,
-    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int) -> str:
@@ -135,3 +117,12 @@ def test_importing_the_cli_loads_no_driver() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_demo_refuses_a_dsn(where: str) -> None:
+    dsn_args = ["--dsn", UNREACHABLE]
+    args = [*dsn_args, "demo"] if where == "before" else ["demo", *dsn_args]
+    line = assert_one_line_error(run_cli(*args), 2)
+    assert "cannot use --dsn" in line
+    assert PASSWORD not in line

@@ -59,5 +59,7 @@ def test_reset_minmax_only(pg_server: TestServer) -> None:
         assert isinstance(result["reset_at"], str)
         assert _calls_min_max(pg_server, queryid) == "2|f|f"  # calls kept, min/max reset
         text = ok(run_cli(*args))
-        assert text.startswith(f"reset min/max times of statement {queryid} at ")
+        assert text.startswith("reset min/max times of 1 entry of statement "), text
+        assert f"of statement {queryid} (any user, any database)" in text
+        assert " at " in text
     pg_server.psql(f"DROP TABLE {table}")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from cli_support import CLI_DB, dsn, ok, run_cli
 
 from harness.servers import TestServer
 from pgstatkit.models import (
@@ -20,61 +18,9 @@ from pgstatkit.models import (
     TableStatistics,
 )
 
-CLI_DB = "pgstatkit_cli"
-MARK = "/* pgstatkit-cli-test */"
-
-
-def run_cli(
-    *args: str, columns: int = 100, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
-    base["COLUMNS"] = str(columns)
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pgstatkit", *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        check=False,
-    )
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
-    return proc.stdout
-
 
 def keys(model: type) -> set[str]:
     return {f.name for f in dataclasses.fields(model)}
-
-
-@pytest.fixture(scope="session")
-def cli_server(pg_server: TestServer) -> TestServer:
-    """``pgstatkit_cli``: a slow statement, a scanned table and an unused index."""
-    exists = pg_server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{CLI_DB}'")
-    if exists != "1":
-        pg_server.psql(f"CREATE DATABASE {CLI_DB}", dbname="postgres")
-        pg_server.psql(
-            "CREATE EXTENSION pg_stat_statements;\n"
-            "CREATE TABLE cli_big AS SELECT g AS id, md5(g::text) AS payload"
-            " FROM generate_series(1, 20000) AS g;\n"
-            "CREATE INDEX cli_big_payload_unused ON cli_big (payload);\n"
-            "VACUUM ANALYZE cli_big;\n",
-            dbname=CLI_DB,
-        )
-    pg_server.psql(
-        f"SELECT pg_sleep(0.06) {MARK};\n" * 2
-        + f"SELECT count(*) FROM cli_big WHERE id % 7 = 3 {MARK};\n" * 3,
-        dbname=CLI_DB,
-    )
-    return pg_server
-
-
-def dsn(server: TestServer) -> str:
-    return server.dsn_for(dbname=CLI_DB)
 
 
 LIST_COMMANDS = [
@@ -277,3 +223,27 @@ def test_install_and_uninstall(pg_server: TestServer) -> None:
     ok(run_cli("uninstall", "--schema", "perf", "--yes", "--dsn", target))
     assert pg_server.psql(schema_exists, dbname=db) == "0"
     pg_server.psql(f"DROP DATABASE {db}", dbname="postgres")
+
+
+def test_demo_waits_until_a_finished_sessions_statistics_show(cli_server: TestServer) -> None:
+    import psycopg
+
+    from pgstatkit.cli._demo import wait_for_table_stats
+
+    cli_server.psql(
+        "DROP TABLE IF EXISTS cli_wait; CREATE TABLE cli_wait AS SELECT g FROM "
+        "generate_series(1, 1000) AS g",
+        dbname=CLI_DB,
+    )
+    with psycopg.connect(dsn(cli_server), autocommit=True) as conn:
+        for _ in range(5):
+            conn.execute("SELECT count(*) FROM cli_wait")
+    # The session has ended, but its counts may not have reached the shared statistics.
+    with psycopg.connect(dsn(cli_server), autocommit=True) as conn:
+        assert wait_for_table_stats(conn, {"cli_wait": {"seq_scan": 5, "n_tup_ins": 0}})
+        row = conn.execute(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'cli_wait'"
+        ).fetchone()
+        assert row is not None
+        assert row[0] >= 5
+        assert not wait_for_table_stats(conn, {"cli_wait": {"seq_scan": 10**9}}, timeout_s=0.2)

@@ -387,3 +387,29 @@ def test_huge_placeholder_number_is_refused() -> None:
     op = _operations.query_plan("SELECT $65535")
     steps = op.steps(Context(170000, (1, 11), "public"))
     assert next(steps).sql == "SAVEPOINT pgstatkit_plan"
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason", "statements", "keyword"),
+    [
+        ("  -- only a comment\n", "empty", None, None),
+        ("SELECT 'x", "incomplete", None, None),
+        ("SELECT 1 /* open", "incomplete", None, None),
+        ("SELECT $a$ x", "incomplete", None, None),
+        ("SELECT 1; SELECT 2; SELECT 3", "several", 3, None),
+        ("explain SELECT 1", "explain", None, None),
+        ("create table t ()", "not_explainable", None, "CREATE"),
+        ("SELECT $70000", "placeholder", None, None),
+    ],
+)
+def test_refusals_carry_a_reason_code(
+    sql: str, reason: str, statements: int | None, keyword: str | None
+) -> None:
+    # The command line words its messages from these attributes, never from the text.
+    with pytest.raises(UnsafeQueryError) as info:
+        scan(sql)
+    assert (info.value.reason, info.value.statements, info.value.keyword) == (
+        reason,
+        statements,
+        keyword,
+    )

@@ -344,3 +344,11 @@ def test_builders_normalize_arguments() -> None:
 def test_builders_accept_any_valid_arguments(limit: int, duration: float, every_db: bool) -> None:
     op = _operations.slow_queries(min_duration_ms=duration, limit=limit, all_databases=every_db)
     assert op.timeout_ms == _validate.DEFAULT_TIMEOUT_MS
+
+
+def test_reset_statement_needs_a_valid_queryid() -> None:
+    # The command line's reset --queryid: one statement, validated before any round trip.
+    _raises_named(lambda: _operations.reset_statement(queryid=None), "queryid")
+    _raises_named(lambda: _operations.reset_statement(queryid=0), "queryid")
+    _raises_named(lambda: _operations.reset_statement(queryid=1, timeout_ms=0), "timeout_ms")
+    assert _operations.reset_statement(queryid=-5).name == "reset_query_statistics"

@@ -20,6 +20,8 @@ from pgstatkit import _validate
 from pgstatkit._install import role_name, schema_name
 from pgstatkit._version import __version__
 from pgstatkit.cli import _format as fmt
+from pgstatkit.cli._dsn import mask_dsn, parse_dsn
+from pgstatkit.cli._errors import check_explain, cli_message, extension_message, printable
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
@@ -28,6 +30,7 @@ from pgstatkit.errors import (
     InsufficientPrivilegeError,
     InvalidArgumentError,
     PgStatKitError,
+    StatementRejectedError,
     StatementTimeoutError,
     UnsafeQueryError,
 )
@@ -51,6 +54,8 @@ __all__ = [
     "EXIT_TIMEOUT",
     "CliError",
     "main",
+    "mask_dsn",
+    "parse_dsn",
 ]
 
 EXIT_OK = 0
@@ -68,9 +73,11 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = """\
 exit codes:
-  0    ok
-  1    unexpected error (run again with --debug for a traceback)
-  2    bad arguments or option values; explain: a statement refused before it ran
+  0    ok (reset --queryid: also when no entry had that queryid; it says so)
+  1    unexpected error (run again with --debug for a traceback), or a server error
+  2    bad arguments or option values (an invalid DSN, demo --dsn); explain: a
+       statement refused, or --param not matching it, before anything ran, or the
+       server rejected the statement (a syntax error, a constraint it violated)
   3    could not connect to the server, or lost the connection
   4    pg_stat_statements not loaded, not created in the database, or too old
   5    insufficient privilege
@@ -289,8 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a value for $1, $2... (repeat; sent as text)",
     )
 
-    p = add("reset", "forget pg_stat_statements' statistics (all, or one --queryid)")
-    p.add_argument("--queryid", type=_queryid, default=None, help="only this statement")
+    p = add(
+        "reset",
+        "forget pg_stat_statements' statistics: of every database on the server, or of "
+        "one --queryid (any user, any database)",
+    )
+    p.add_argument(
+        "--queryid",
+        type=_queryid,
+        default=None,
+        help="only the entries of this statement; says how many there were",
+    )
     p.add_argument(
         "--minmax-only",
         action="store_true",
@@ -344,16 +360,6 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------- connection
 
 
-_PASSWORD_URI_RE = re.compile(r"(://[^:/?#@]*:)[^@/?#]*@")
-_PASSWORD_KV_RE = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def mask_dsn(dsn: str) -> str:
-    """``dsn`` with any password replaced by ``***``."""
-    dsn = _PASSWORD_URI_RE.sub(r"\1***@", dsn)
-    return _PASSWORD_KV_RE.sub(r"\1***", dsn)
-
-
 def _import_psycopg() -> Any:
     try:
         import psycopg
@@ -396,16 +402,8 @@ def _short_reason(exc: BaseException, secrets: Sequence[str]) -> str:
 def connect(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit psycopg connection from ``--dsn`` / ``DATABASE_URL`` / ``PG*``."""
     psycopg = _import_psycopg()
-    from psycopg.conninfo import conninfo_to_dict
-
     dsn = resolve_dsn(args.dsn)
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.Error as exc:
-        reason = re.sub(r'"[^"]*"', '"…"', _short_reason(exc, ()))
-        raise CliError(
-            f"invalid connection string (--dsn or DATABASE_URL): {reason}", EXIT_BAD_ARGUMENTS
-        ) from exc
+    params = parse_dsn(dsn)
     extra: dict[str, Any] = {"autocommit": True}
     if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
         extra["connect_timeout"] = args.connect_timeout
@@ -421,9 +419,21 @@ def connect(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
             "check --dsn, DATABASE_URL or the PG* environment variables",
             EXIT_CONNECTION,
         ) from exc
+    info = conn.info  # read now: it is gone once the connection is closed
+    role, dbname, server_version = info.user, info.dbname, info.server_version
     try:
         with conn:
             yield conn
+    except PgStatKitError as exc:
+        message = cli_message(
+            exc,
+            command=args.command,
+            timeout_ms=args.timeout_ms,
+            role=role,
+            dbname=dbname,
+            server_version=server_version,
+        )
+        raise CliError(message, _error_code(exc)) from exc
     except psycopg.OperationalError as exc:
         if conn.closed or conn.broken:
             raise CliError(
@@ -528,30 +538,10 @@ def _stats() -> Any:
 _EXTENSION_ERRORS = (ExtensionNotLoadedError, ExtensionNotInstalledError, ExtensionTooOldError)
 
 
-def extension_message(exc: PgStatKitError, dbname: str | None = None) -> str:
-    """A CLI-flavoured one-line fix for an extension error."""
-    if isinstance(exc, ExtensionNotLoadedError):
-        return (
-            "pg_stat_statements is not loaded: set shared_preload_libraries = "
-            "'pg_stat_statements' in postgresql.conf (keep libraries already listed) and "
-            "restart the server; `pgstatkit doctor` checks the rest"
-        )
-    if isinstance(exc, ExtensionNotInstalledError):
-        where = f' in database "{dbname}"' if dbname else ""
-        return (
-            f"the pg_stat_statements extension is not created{where}: run `pgstatkit install` "
-            "(or CREATE EXTENSION pg_stat_statements; a superuser the first time)"
-        )
-    return str(exc)
-
-
 def _query_list(args: argparse.Namespace, out: Out, name: str, title: str, **kw: Any) -> int:
     stats = _stats()
     with connect(args) as conn:
-        try:
-            rows = getattr(stats, name)(conn, **kw, **_kw(args))
-        except _EXTENSION_ERRORS as exc:
-            raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
+        rows = getattr(stats, name)(conn, **kw, **_kw(args))
     if out.form == "json":
         out.write([fmt.json_dump([r.to_dict() for r in rows])])
     else:
@@ -632,6 +622,9 @@ def cmd_indexes(args: argparse.Namespace, out: Out) -> int:
 def cmd_explain(args: argparse.Namespace, out: Out) -> int:
     stats = _stats()
     query = sys.stdin.read() if args.query == "-" else args.query
+    problem = check_explain(query, args.param, args.analyze)
+    if problem is not None:
+        raise CliError(problem, EXIT_BAD_ARGUMENTS)
     with connect(args) as conn:
         plan = stats.query_plan(conn, query, analyze=args.analyze, params=args.param, **_kw(args))
     if out.form == "json":
@@ -643,29 +636,72 @@ def cmd_explain(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
+def _run_operation(conn: Any, op: Any) -> Any:
+    """Run one of pgstatkit's private operations on the CLI's connection."""
+    from pgstatkit._run import run_sync
+    from pgstatkit.adapters import open_sync
+
+    with open_sync(conn) as session:
+        return run_sync(session, op)
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def _reset_one(args: argparse.Namespace, conn: Any, server: str) -> tuple[dict[str, Any], str]:
+    from pgstatkit import _operations
+
+    qid = args.queryid
+    kind = "min/max times" if args.minmax_only else "statistics"
+    confirm(
+        args,
+        f"Reset the pg_stat_statements {kind} of statement {qid} on {server} (every "
+        "entry with that queryid: any user, any database)?",
+    )
+    op = _operations.reset_statement(
+        queryid=qid, minmax_only=args.minmax_only, timeout_ms=args.timeout_ms
+    )
+    done = _run_operation(conn, op)
+    hidden = (
+        ""
+        if done.sees_all
+        else f" (role {conn.info.user} cannot see other users' queryids without "
+        "pg_read_all_stats: their entries with this queryid were reset too, uncounted)"
+    )
+    if done.entries:
+        minmax = "min/max times of " if args.minmax_only else ""
+        line = f"reset {minmax}{_entries(done.entries)} of statement {qid} (any user, any database)"
+        line += f" on {server}{hidden}"
+    else:
+        line = f"no statement with queryid {qid} on {server}; nothing reset{hidden}"
+    data = {"entries": done.entries, "entries_complete": done.sees_all}
+    return {**data, "reset_at": done.reset_at}, line
+
+
 def cmd_reset(args: argparse.Namespace, out: Out) -> int:
+    """``pg_stat_statements_reset()`` works server-wide: every database, every user."""
     stats = _stats()
     with connect(args) as conn:
-        what = f"statement {args.queryid}" if args.queryid is not None else "all statements"
-        if args.minmax_only:
-            what = f"min/max times of {what}"
-        confirm(args, f"Reset pg_stat_statements ({what}) in {_where(conn)}?")
-        try:
-            when = stats.reset_query_statistics(
-                conn, queryid=args.queryid, minmax_only=args.minmax_only, **_kw(args)
-            )
-        except _EXTENSION_ERRORS as exc:
-            raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
-    result = {
-        "reset": True,
-        "queryid": args.queryid,
-        "minmax_only": args.minmax_only,
-        "reset_at": when and when.isoformat(),
-    }
+        server = f"the server {conn.info.host}:{conn.info.port}"
+        if args.queryid is not None:
+            data, line = _reset_one(args, conn, server)
+        else:
+            what = f"all statements of every database on {server}"
+            kind = "min/max times" if args.minmax_only else "statistics"
+            confirm(args, f"Reset the pg_stat_statements {kind} of {what}?")
+            when = stats.reset_query_statistics(conn, minmax_only=args.minmax_only, **_kw(args))
+            data = {"entries": None, "entries_complete": None, "reset_at": when}
+            line = f"reset the {kind} of {what}"
+    when = data.pop("reset_at")
+    data["minmax_only"] = args.minmax_only
     if out.form == "json":
-        out.write([fmt.json_dump(result)])
+        scope = "server" if args.queryid is None else "statement"
+        result = {"reset": True, "scope": scope, "queryid": args.queryid, **data}
+        out.write([fmt.json_dump({**result, "reset_at": when and when.isoformat()})])
     else:
-        out.write([f"reset {what}" + (f" at {when.isoformat()}" if when else "")])
+        at = f" at {when.isoformat()}" if when and data["entries"] != 0 else ""
+        out.write([line + at])
     return EXIT_OK
 
 
@@ -673,10 +709,7 @@ def cmd_install(args: argparse.Namespace, out: Out) -> int:
     stats = _stats()
     roles = list(dict.fromkeys(args.grant_to or ()))
     with connect(args) as conn:
-        try:
-            stats.install(conn, schema=args.schema, grant_select_to=roles, **_kw(args))
-        except _EXTENSION_ERRORS as exc:
-            raise CliError(extension_message(exc, conn.info.dbname), EXIT_EXTENSION) from exc
+        stats.install(conn, schema=args.schema, grant_select_to=roles, **_kw(args))
         where = _where(conn)
     if out.form == "json":
         result = {"installed": True, "schema": args.schema, "granted_to": roles}
@@ -840,12 +873,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
 def _error_code(exc: BaseException) -> int:
     if isinstance(exc, CliError):
         return exc.code
-    if isinstance(exc, InvalidArgumentError | UnsafeQueryError):
+    if isinstance(exc, InsufficientPrivilegeError):
+        return EXIT_PRIVILEGE
+    if isinstance(exc, InvalidArgumentError | UnsafeQueryError | StatementRejectedError):
         return EXIT_BAD_ARGUMENTS
     if isinstance(exc, _EXTENSION_ERRORS):
         return EXIT_EXTENSION
-    if isinstance(exc, InsufficientPrivilegeError):
-        return EXIT_PRIVILEGE
     if isinstance(exc, StatementTimeoutError):
         return EXIT_TIMEOUT
     if isinstance(exc, InstallRefusedError):
@@ -853,12 +886,14 @@ def _error_code(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, CliError | PgStatKitError):
+def _one_line(exc: BaseException, args: argparse.Namespace) -> str:
+    if isinstance(exc, CliError):
         text = str(exc)
+    elif isinstance(exc, PgStatKitError):
+        text = cli_message(exc, command=args.command, timeout_ms=getattr(args, "timeout_ms", None))
     else:
         text = f"unexpected {type(exc).__name__}: {exc} (run again with --debug for details)"
-    return " ".join(text.split())
+    return printable(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -882,7 +917,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             if debug:
                 traceback.print_exc()
-            sys.stderr.write(f"pgstatkit: error: {_one_line(exc)}\n")
+            sys.stderr.write(f"pgstatkit: error: {_one_line(exc, args)}\n")
             return _error_code(exc)
 
 

@@ -21,9 +21,11 @@ import argparse
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pgstatkit.cli import (
+    EXIT_BAD_ARGUMENTS,
     EXIT_ERROR,
     EXIT_MISSING_EXTRA,
     EXIT_OK,
@@ -35,7 +37,7 @@ from pgstatkit.cli import (
 if TYPE_CHECKING:
     from pgstatkit.cli import Out
 
-__all__ = ["DEMO_DB", "MARK", "run"]
+__all__ = ["DEMO_DB", "MARK", "run", "wait_for_table_stats"]
 
 DEMO_DB = "pgstatkit_demo"
 MARK = "/* pgstatkit-demo */"
@@ -93,6 +95,56 @@ WORKLOAD: list[tuple[str, int]] = [
 ]
 
 
+UNTRACKED = "-c pg_stat_statements.track=none"
+"""Connection option of the demo's own sessions (reset, report): pg_stat_statements
+records nothing of them, so the report shows the workload only (superuser-only setting;
+the demo connects as the superuser)."""
+
+STATS_WAIT_S = 10.0
+"""How long the demo waits for the table statistics of a finished session to show."""
+
+AFTER_LOAD = {"customers": {"n_tup_ins": 2_000}, "orders": {"n_tup_ins": 200_000}}
+AFTER_VACUUM = {"customers": {"n_live_tup": 2_000}, "orders": {"n_live_tup": 200_000}}
+AFTER_WORKLOAD = {
+    # refresh_dashboard() scans customers 3 times; 200 lookups by primary key.
+    "customers": {"seq_scan": 3, "idx_scan": 200},
+    # 15 lookups by customer_id and 2 monthly totals: one scan each, at least.
+    "orders": {"seq_scan": 17},
+}
+
+_TABLE_STATS_SQL = """SELECT relname::text, seq_scan, coalesce(idx_scan, 0), n_live_tup, n_tup_ins
+FROM pg_catalog.pg_stat_user_tables WHERE relname = ANY(%s)"""
+_COUNTERS = ("seq_scan", "idx_scan", "n_live_tup", "n_tup_ins")
+
+
+def wait_for_table_stats(
+    conn: Any, minimum: Mapping[str, Mapping[str, int]], timeout_s: float = STATS_WAIT_S
+) -> bool:
+    """Poll ``pg_stat_user_tables`` until every counter reaches its minimum.
+
+    A session's table statistics reach the shared statistics when it ends (or at most
+    once a second), and the end of a session is asynchronous: a report that starts
+    right after may not see them yet. ``minimum`` maps a table name to counters
+    (``seq_scan``, ``idx_scan``, ``n_live_tup``, ``n_tup_ins``) and their lowest
+    values. ``conn`` is an autocommit psycopg connection (each poll sees fresh
+    statistics). Returns ``False`` if they are not all there after ``timeout_s``
+    seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = conn.execute(_TABLE_STATS_SQL, (list(minimum),)).fetchall()
+        seen = {str(r[0]): dict(zip(_COUNTERS, r[1:], strict=True)) for r in rows}
+        if all(
+            seen.get(table, {}).get(name, 0) >= least
+            for table, counters in minimum.items()
+            for name, least in counters.items()
+        ):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 def _progress(start: float, message: str) -> None:
     sys.stderr.write(f"[demo {time.monotonic() - start:5.1f}s] {message}\n")
     sys.stderr.flush()
@@ -100,6 +152,12 @@ def _progress(start: float, message: str) -> None:
 
 def run(args: argparse.Namespace, out: Out) -> int:
     """Run the demo; the exit code of the report (0 when all went well)."""
+    if getattr(args, "dsn", None) is not None:
+        raise CliError(
+            "pgstatkit demo starts its own throwaway PostgreSQL and cannot use --dsn; "
+            "for your server: pgstatkit report --dsn ...",
+            EXIT_BAD_ARGUMENTS,
+        )
     start = time.monotonic()
     try:
         import psycopg
@@ -128,26 +186,19 @@ def run(args: argparse.Namespace, out: Out) -> int:
             admin.execute(f"CREATE DATABASE {DEMO_DB}")
         dsn = cluster.dsn(dbname=DEMO_DB)
 
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            _progress(start, "pgstatkit install (pg_stat_statements and the helper views)")
-            stats.install(conn)
-            _progress(start, "creating tables: customers (2,000 rows), orders (200,000 rows)")
-            conn.execute(SCHEMA_SQL.encode())
-            conn.execute("VACUUM ANALYZE customers, orders")
-            stats.reset_query_statistics(conn)
-            conn.execute("SELECT pg_stat_reset()")
-
+        _prepare(psycopg, stats, dsn, start)
         _progress(start, "running the workload")
-        # A separate session: its table statistics are flushed when it ends.
+        # A session of its own: its table statistics are flushed when it ends.
         with psycopg.connect(dsn, autocommit=True) as conn:
             for sql, times in WORKLOAD:
                 for i in range(times):
                     params: Any = (1 + (i * 37) % 2000,) if "%s" in sql else None
                     conn.execute(sql.encode() if params is None else sql, params)
-        time.sleep(0.2)
 
         _progress(start, "the report")
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        # Not recorded by pg_stat_statements: the report shows the workload, not itself.
+        with psycopg.connect(dsn, autocommit=True, options=UNTRACKED) as conn:
+            _wait(conn, AFTER_WORKLOAD, start)
             lines, code = build_report(
                 conn,
                 out,
@@ -167,6 +218,28 @@ def run(args: argparse.Namespace, out: Out) -> int:
         cluster.stop()
         if not args.keep:
             _progress(start, "done")
+
+
+def _wait(conn: Any, minimum: Mapping[str, Mapping[str, int]], start: float) -> None:
+    if not wait_for_table_stats(conn, minimum):
+        _progress(start, f"table statistics still incomplete after {STATS_WAIT_S:g} s")
+
+
+def _prepare(psycopg: Any, stats: Any, dsn: str, start: float) -> None:
+    """Install, load the tables, then zero every statistic but the live row counts."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _progress(start, "pgstatkit install (pg_stat_statements and the helper views)")
+        stats.install(conn)
+        _progress(start, "creating tables: customers (2,000 rows), orders (200,000 rows)")
+        conn.execute(SCHEMA_SQL.encode())
+    # The loading session has ended: once its counts are in, nothing of it can arrive
+    # after the reset (which would leave 0 live rows, or count its scans).
+    with psycopg.connect(dsn, autocommit=True, options=UNTRACKED) as conn:
+        _wait(conn, AFTER_LOAD, start)
+        conn.execute("SELECT pg_stat_reset()")
+        conn.execute("VACUUM ANALYZE")  # sets the live row counts
+        _wait(conn, AFTER_VACUUM, start)
+        stats.reset_query_statistics(conn)
 
 
 def _keep(cluster: Any, dsn: str, start: float) -> int:

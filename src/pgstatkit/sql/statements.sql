@@ -48,3 +48,11 @@ SELECT {{schema}}.pg_stat_statements_reset(0, 0, $1::int8) AS stats_reset;
 -- name: reset_minmax_1_11
 -- $1 queryid, 0 for every statement: only the min/max times and minmax_stats_since.
 SELECT {{schema}}.pg_stat_statements_reset(0, 0, $1::int8, true) AS stats_reset;
+
+-- name: count_query
+-- $1 queryid: how many entries reset_query would reset (any user, any database), as far
+-- as this role can see (another user's queryid is NULL without pg_read_all_stats).
+SELECT count(*) AS entries,
+       pg_catalog.pg_has_role(CURRENT_USER, 'pg_read_all_stats', 'MEMBER') AS sees_all
+FROM {{schema}}.pg_stat_statements(false) AS s
+WHERE s.queryid = $1::int8;
