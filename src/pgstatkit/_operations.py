@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
-from pgstatkit._own import OWN_TABLES
+from pgstatkit._own import OWN_TABLES, statement_filter
 from pgstatkit._parse import parse_plan, parse_rows
 from pgstatkit._protocol import Context, Operation, Query, Steps
 from pgstatkit._scan import scan
@@ -24,6 +24,7 @@ from pgstatkit.models import (
     IndexUsage,
     QueryPlan,
     QueryStat,
+    StatementTotals,
     TableStatistics,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "query_plan",
     "reset_query_statistics",
     "slow_queries",
+    "statement_totals",
     "table_statistics",
     "top_queries_by_total_time",
 ]
@@ -120,6 +122,33 @@ def queries_with_low_cache_hit(
     return _query_stats(
         "queries_with_low_cache_hit", params, all_databases, include_pgstatkit, timeout_ms
     )
+
+
+def statement_totals(
+    *,
+    limit: object = 20,
+    query_text: object = False,
+    include_pgstatkit: object = False,
+    timeout_ms: object = None,
+) -> Operation[list[StatementTotals]]:
+    """The top ``limit`` statements of the current database for the metrics, each summed
+    over its entries *before* ranking (see the ``statement_totals`` SQL block)."""
+    texts = _validate.flag(query_text, "query_text")
+    own = _validate.flag(include_pgstatkit, "include_pgstatkit")
+    # the texts also tell pgstatkit's own statements apart
+    params = (_validate.limit(limit, "top_n"), texts or not own, own, texts)
+
+    def steps(ctx: Context) -> Steps[list[StatementTotals]]:
+        _, schema = ctx.require_pg_stat_statements()
+        sql = _sql.render(
+            _sql.load("statements.sql", "statement_totals"),
+            schema=_sql.quote_ident(schema),
+            own_filter=statement_filter("p.query"),
+        )
+        result = yield Query(sql, params)
+        return parse_rows(StatementTotals, result)
+
+    return Operation("statement_totals", steps, _validate.timeout_ms(timeout_ms))
 
 
 def database_statistics(*, timeout_ms: object = None) -> Operation[DatabaseStatistics]:

@@ -24,6 +24,7 @@ __all__ = [
     "QueryStat",
     "SetupFinding",
     "SetupReport",
+    "StatementTotals",
     "TableStatistics",
 ]
 
@@ -136,6 +137,29 @@ class QueryStat(_Model):
     100 for every entry, and 100 in total over the scope; with
     ``pg_stat_statements.track = all`` a nested statement's time also counts in its
     caller's. ``None`` when that total is 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatementTotals(_Model):
+    """One statement's counters for the metrics (:mod:`pgstatkit.prometheus`).
+
+    The sum of every ``pg_stat_statements`` entry of one ``(queryid, database,
+    username)``: top-level and nested entries (``toplevel``), and entries of roles
+    dropped since (``username`` ``None``). Times are milliseconds; ``query`` is ``None``
+    unless the texts were asked for.
+    """
+
+    queryid: int
+    database: str | None
+    username: str | None
+    calls: int
+    rows: int
+    total_exec_time_ms: float
+    total_plan_time_ms: float
+    shared_blks_hit: int
+    shared_blks_read: int
+    temp_blks_written: int
+    query: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +372,7 @@ class SetupReport(_Model):
 
 for _cls in (
     QueryStat,
+    StatementTotals,
     DatabaseStatistics,
     TableStatistics,
     IndexUsage,
