@@ -38,7 +38,8 @@ OWN_TABLES: tuple[str, ...] = ("pgstatkit_meta",)
 
 # Leading whitespace, comments (block comments nest in PostgreSQL) and parentheses.
 _SPACE_OR_LINE_COMMENT = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|\()*")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A whole identifier or keyword, as PostgreSQL's lexer reads one (never split it).
+_WORD = re.compile("[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*")
 
 
 def _skip_block_comment(sql: str, pos: int) -> int:

@@ -18,7 +18,7 @@ def _header(out: str, first: str) -> list[str]:
 
 def test_all_databases_shows_database_and_user(escape_server: TestServer) -> None:  # noqa: F811
     dsn = escape_server.dsn_for(dbname=ESCAPE_DB)
-    out = ok(run_cli("top", "--all-databases", "--limit", "500", "--dsn", dsn, columns=250))
+    out = ok(run_cli("top", "--all-databases", "--limit", "10000", "--dsn", dsn, columns=250))
     assert _header(out, "queryid")[:3] == ["queryid", "database", "user"]
     row = next(line for line in out.splitlines() if "pwned" in line)
     assert f" {ESCAPE_DB} " in row
