@@ -115,3 +115,11 @@ def test_plan_output_is_escaped(escape_server: TestServer) -> None:
         out = ok(run_cli("explain", query, "--format", form, "--dsn", _dsn(escape_server)))
         assert not UNSAFE.findall(out), sorted(set(UNSAFE.findall(out)))
         assert "\\x1b]0;pwned\\x07" in out
+
+
+def test_error_messages_are_escaped(escape_server: TestServer) -> None:
+    # the server's message names the missing table, escape sequence and all
+    proc = run_cli("explain", 'SELECT * FROM "gone\x1b]0;pwned\x07"', "--dsn", _dsn(escape_server))
+    assert proc.returncode != 0
+    assert "gone" in proc.stderr
+    assert not UNSAFE.findall(proc.stderr.rstrip("\n")), proc.stderr

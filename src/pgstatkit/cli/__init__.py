@@ -864,7 +864,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             if debug:
                 traceback.print_exc()
-            sys.stderr.write(f"pgstatkit: error: {_one_line(exc)}\n")
+            sys.stderr.write(f"pgstatkit: error: {fmt.safe(_one_line(exc))}\n")
             return _error_code(exc)
 
 
