@@ -171,6 +171,7 @@ def _common(*, suppress: bool) -> _Parser:
 
 
 def _add_all_databases(p: argparse.ArgumentParser) -> None:
+    """The scope options of the statement listings: --all-databases, --include-pgstatkit."""
     p.add_argument(
         "--all-databases",
         action="store_true",
@@ -508,6 +509,7 @@ class Out:
 
 
 def _kw(args: argparse.Namespace) -> dict[str, Any]:
+    """timeout_ms, and include_pgstatkit for the commands that have the option."""
     own = getattr(args, "include_pgstatkit", None)
     return {"timeout_ms": args.timeout_ms, **({} if own is None else {"include_pgstatkit": own})}
 
