@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pgstatkit._own import statement_filter
 from pgstatkit._sql import quote_ident
 
 __all__ = [
@@ -74,9 +75,11 @@ def _ms(name: str, since: Version = (1, 8)) -> Column:
     return Column(f"{name}_ms", "float8", ((since, name),))
 
 
-# Order = column order of the projection = field order of QueryStat (minus the two
+# Order = column order of the projection = field order of QueryStat (minus the four
 # derived columns, which the projection appends).
 COLUMNS: tuple[Column, ...] = (
+    _c("userid", "int8"),  # oid in the view, shown even where queryid is hidden
+    _c("dbid", "int8"),  # oid in the view
     _c("queryid", "int8"),
     _c("query", "text"),
     _c("toplevel", "bool", (1, 9)),
@@ -165,19 +168,27 @@ def _expression(column: Column, version: Version) -> str:
         return f"NULL::{column.sql_type}"
     if column.field == "query":
         return f"NULLIF(p.query, '{INSUFFICIENT_PRIVILEGE_TEXT}')"
-    if column.field == "wal_bytes":
-        return "p.wal_bytes::int8"
+    if column.field in ("wal_bytes", "userid", "dbid"):
+        return f"p.{column.field}::int8"
     return f"p.{quote_ident(source)}"
 
 
-def projection(version: Version, schema: str, *, all_databases: bool = False) -> str:
+def projection(
+    version: Version,
+    schema: str,
+    *,
+    all_databases: bool = False,
+    include_pgstatkit: bool = False,
+) -> str:
     """A parenthesized subquery over ``schema.pg_stat_statements`` for ``version``.
 
     Columns: every :data:`COLUMNS` field, then ``database``, ``username``,
     ``cache_hit_ratio`` (shared blocks hit / touched, NULL when none was touched) and
-    ``percent_of_total_time`` (0..100, share of the total execution time of the
-    top-level statements in scope). Rows: the current database, or every database
-    when ``all_databases``.
+    ``percent_of_total_time``: 100 * this entry's execution time / the execution time
+    of *every* entry in scope (top-level and nested), so 0..100 for every row and 100
+    over all rows of the scope; NULL when that total is 0. Rows: the current database,
+    or every database when ``all_databases``; without ``include_pgstatkit``, not
+    pgstatkit's own statements (:mod:`pgstatkit._own`).
 
     Raises:
         ValueError: ``version`` is older than :data:`MIN_VERSION`.
@@ -185,22 +196,26 @@ def projection(version: Version, schema: str, *, all_databases: bool = False) ->
     if version < MIN_VERSION:
         raise ValueError(f"pg_stat_statements {version} is older than {MIN_VERSION}")
     columns = [f"{_expression(c, version)} AS {c.field}" for c in COLUMNS]
-    toplevel = "p.toplevel" if version >= (1, 9) else "true"
     columns += [
         "d.datname::text AS database",
         "r.rolname::text AS username",
         "CASE WHEN p.shared_blks_hit + p.shared_blks_read > 0"
         " THEN p.shared_blks_hit::float8 / (p.shared_blks_hit + p.shared_blks_read)"
         " END AS cache_hit_ratio",
-        "100.0 * p.total_exec_time / NULLIF(pg_catalog.sum(p.total_exec_time)"
-        f" FILTER (WHERE {toplevel}) OVER (), 0) AS percent_of_total_time",
+        # part / whole <= 1 exactly in float8 (the sum of non-negative terms is at least
+        # each term), so the percentage never exceeds 100
+        "100.0 * (p.total_exec_time / NULLIF(pg_catalog.sum(p.total_exec_time) OVER (), 0))"
+        " AS percent_of_total_time",
     ]
-    where = (
-        ""
-        if all_databases
-        else "\n  WHERE p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db"
-        " WHERE db.datname = pg_catalog.current_database())"
-    )
+    conditions = []
+    if not all_databases:
+        conditions.append(
+            "p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db"
+            " WHERE db.datname = pg_catalog.current_database())"
+        )
+    if not include_pgstatkit:
+        conditions.append(statement_filter("p.query"))
+    where = "\n  WHERE " + "\n    AND ".join(conditions) if conditions else ""
     select_list = ",\n         ".join(columns)
     return (
         f"(SELECT {select_list}\n"

@@ -15,6 +15,7 @@ from typing import NamedTuple, TypeVar
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
+from pgstatkit._own import OWN_TABLES, statement_filter
 from pgstatkit._parse import parse_plan, parse_rows
 from pgstatkit._protocol import Context, Operation, Query, Result, Steps
 from pgstatkit._scan import scan
@@ -24,6 +25,7 @@ from pgstatkit.models import (
     IndexUsage,
     QueryPlan,
     QueryStat,
+    StatementTotals,
     TableStatistics,
 )
 
@@ -37,6 +39,7 @@ __all__ = [
     "reset_query_statistics",
     "reset_statement",
     "slow_queries",
+    "statement_totals",
     "table_statistics",
     "top_queries_by_total_time",
 ]
@@ -54,23 +57,28 @@ TABLE_ORDERS: dict[str, str] = {
 
 
 def _statements_query(
-    block: str, ctx: Context, params: tuple[object, ...], every_db: bool
+    block: str, ctx: Context, params: tuple[object, ...], every_db: bool, own: bool
 ) -> Query:
     version, schema = ctx.require_pg_stat_statements()
     sql = _sql.render(
         _sql.load("statements.sql", block),
-        statements=projection(version, schema, all_databases=every_db),
+        statements=projection(version, schema, all_databases=every_db, include_pgstatkit=own),
     )
     return Query(sql, params)
 
 
 def _query_stats(
-    name: str, params: tuple[object, ...], all_databases: object, timeout_ms: object
+    name: str,
+    params: tuple[object, ...],
+    all_databases: object,
+    include_pgstatkit: object,
+    timeout_ms: object,
 ) -> Operation[list[QueryStat]]:
     every_db = _validate.flag(all_databases, "all_databases")
+    own = _validate.flag(include_pgstatkit, "include_pgstatkit")
 
     def steps(ctx: Context) -> Steps[list[QueryStat]]:
-        result = yield _statements_query(name, ctx, params, every_db)
+        result = yield _statements_query(name, ctx, params, every_db, own)
         return parse_rows(QueryStat, result)
 
     return Operation(name, steps, _validate.timeout_ms(timeout_ms))
@@ -81,19 +89,26 @@ def slow_queries(
     min_duration_ms: object = 1000.0,
     limit: object = 20,
     all_databases: object = False,
+    include_pgstatkit: object = False,
     timeout_ms: object = None,
 ) -> Operation[list[QueryStat]]:
     """Statements whose mean execution time is at least ``min_duration_ms``, slowest first."""
     params = (_validate.duration_ms(min_duration_ms, "min_duration_ms"), _validate.limit(limit))
-    return _query_stats("slow_queries", params, all_databases, timeout_ms)
+    return _query_stats("slow_queries", params, all_databases, include_pgstatkit, timeout_ms)
 
 
 def top_queries_by_total_time(
-    *, limit: object = 20, all_databases: object = False, timeout_ms: object = None
+    *,
+    limit: object = 20,
+    all_databases: object = False,
+    include_pgstatkit: object = False,
+    timeout_ms: object = None,
 ) -> Operation[list[QueryStat]]:
     """Statements with the highest total execution time first."""
     params = (_validate.limit(limit),)
-    return _query_stats("top_queries_by_total_time", params, all_databases, timeout_ms)
+    return _query_stats(
+        "top_queries_by_total_time", params, all_databases, include_pgstatkit, timeout_ms
+    )
 
 
 def queries_with_low_cache_hit(
@@ -101,6 +116,7 @@ def queries_with_low_cache_hit(
     max_cache_hit_ratio: object = 0.9,
     limit: object = 20,
     all_databases: object = False,
+    include_pgstatkit: object = False,
     timeout_ms: object = None,
 ) -> Operation[list[QueryStat]]:
     """Statements that touched shared blocks with a hit ratio <= the maximum, worst first."""
@@ -108,7 +124,36 @@ def queries_with_low_cache_hit(
         _validate.ratio(max_cache_hit_ratio, "max_cache_hit_ratio"),
         _validate.limit(limit),
     )
-    return _query_stats("queries_with_low_cache_hit", params, all_databases, timeout_ms)
+    return _query_stats(
+        "queries_with_low_cache_hit", params, all_databases, include_pgstatkit, timeout_ms
+    )
+
+
+def statement_totals(
+    *,
+    limit: object = 20,
+    query_text: object = False,
+    include_pgstatkit: object = False,
+    timeout_ms: object = None,
+) -> Operation[list[StatementTotals]]:
+    """The top ``limit`` statements of the current database for the metrics, each summed
+    over its entries *before* ranking (see the ``statement_totals`` SQL block)."""
+    texts = _validate.flag(query_text, "query_text")
+    own = _validate.flag(include_pgstatkit, "include_pgstatkit")
+    # the texts also tell pgstatkit's own statements apart
+    params = (_validate.limit(limit, "top_n"), texts or not own, own, texts)
+
+    def steps(ctx: Context) -> Steps[list[StatementTotals]]:
+        _, schema = ctx.require_pg_stat_statements()
+        sql = _sql.render(
+            _sql.load("statements.sql", "statement_totals"),
+            schema=_sql.quote_ident(schema),
+            own_filter=statement_filter("p.query"),
+        )
+        result = yield Query(sql, params)
+        return parse_rows(StatementTotals, result)
+
+    return Operation("statement_totals", steps, _validate.timeout_ms(timeout_ms))
 
 
 def database_statistics(*, timeout_ms: object = None) -> Operation[DatabaseStatistics]:
@@ -121,11 +166,20 @@ def database_statistics(*, timeout_ms: object = None) -> Operation[DatabaseStati
     return Operation("database_statistics", steps, _validate.timeout_ms(timeout_ms))
 
 
+def _own_tables(include_pgstatkit: object) -> tuple[bool, list[str]]:
+    """The ``$2, $3`` of the catalog listings: include pgstatkit's tables?, their names."""
+    return _validate.flag(include_pgstatkit, "include_pgstatkit"), list(OWN_TABLES)
+
+
 def table_statistics(
-    *, limit: object = 50, order_by: object = "seq_tup_read", timeout_ms: object = None
+    *,
+    limit: object = 50,
+    order_by: object = "seq_tup_read",
+    include_pgstatkit: object = False,
+    timeout_ms: object = None,
 ) -> Operation[list[TableStatistics]]:
     """User tables with scans, tuples, maintenance times, sizes and heap cache hits."""
-    params = (_validate.limit(limit),)
+    params = (_validate.limit(limit), *_own_tables(include_pgstatkit))
     order = TABLE_ORDERS[_validate.choice(order_by, "order_by", TABLE_ORDERS)]
     sql = _sql.render(
         _sql.load("catalog.sql", "table_statistics"),
@@ -139,9 +193,11 @@ def table_statistics(
     return Operation("table_statistics", steps, _validate.timeout_ms(timeout_ms))
 
 
-def index_usage(*, limit: object = 50, timeout_ms: object = None) -> Operation[list[IndexUsage]]:
+def index_usage(
+    *, limit: object = 50, include_pgstatkit: object = False, timeout_ms: object = None
+) -> Operation[list[IndexUsage]]:
     """User indexes, unused ones first, then the least scanned and largest."""
-    params = (_validate.limit(limit),)
+    params = (_validate.limit(limit), *_own_tables(include_pgstatkit))
 
     def steps(ctx: Context) -> Steps[list[IndexUsage]]:
         result = yield Query(_sql.load("catalog.sql", "index_usage"), params)

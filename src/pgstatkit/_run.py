@@ -3,15 +3,19 @@
 Two twins with the same shape, :func:`run_async` and :func:`run_sync`: open the guard
 (a transaction, or a savepoint inside the caller's transaction), run the setup
 statement, feed the operation's steps, roll back (or commit), and translate server
-errors into pgstatkit errors. Sessions come from :mod:`pgstatkit.adapters`.
+errors into pgstatkit errors. Sessions come from :mod:`pgstatkit.adapters`. Every
+statement sent carries pgstatkit's marker comment (:mod:`pgstatkit._own`), so its own
+entries in ``pg_stat_statements`` can be left out of results.
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
+from pgstatkit._own import mark
 from pgstatkit._protocol import (
     Operation,
+    Query,
     Steps,
     TxState,
     parse_setup,
@@ -32,6 +36,10 @@ _FAILED_TX = (
 )
 
 
+def _marked(query: Query) -> Query:
+    return Query(mark(query.sql), query.params)
+
+
 def _translated(exc: Exception, sqlstate: str | None, op: Operation[T]) -> Exception:
     if isinstance(exc, PgStatKitError):
         return exc
@@ -46,13 +54,13 @@ async def run_async(session: AsyncSession, op: Operation[T]) -> T:
         raise TransactionStateError(_FAILED_TX)
     try:
         async with session.guard(commit=op.commit):
-            context, previous = parse_setup(await session.fetch(setup_query(op)))
+            context, previous = parse_setup(await session.fetch(_marked(setup_query(op))))
             steps: Steps[T] = op.steps(context)
             try:
                 query = next(steps)
                 while True:
                     try:
-                        result = await session.fetch(query)
+                        result = await session.fetch(_marked(query))
                     except Exception as exc:  # noqa: PERF203 - rare; cleanup runs in the steps
                         query = steps.throw(exc)
                     else:
@@ -60,7 +68,7 @@ async def run_async(session: AsyncSession, op: Operation[T]) -> T:
             except StopIteration as stop:
                 value: T = stop.value
             if op.commit and state is TxState.IN_TRANSACTION:
-                await session.fetch(restore_query(previous))
+                await session.fetch(_marked(restore_query(previous)))
     except Exception as exc:
         error = _translated(exc, session.sqlstate(exc), op)
         if error is exc:
@@ -76,13 +84,13 @@ def run_sync(session: SyncSession, op: Operation[T]) -> T:
         raise TransactionStateError(_FAILED_TX)
     try:
         with session.guard(commit=op.commit):
-            context, previous = parse_setup(session.fetch(setup_query(op)))
+            context, previous = parse_setup(session.fetch(_marked(setup_query(op))))
             steps: Steps[T] = op.steps(context)
             try:
                 query = next(steps)
                 while True:
                     try:
-                        result = session.fetch(query)
+                        result = session.fetch(_marked(query))
                     except Exception as exc:  # noqa: PERF203 - rare; cleanup runs in the steps
                         query = steps.throw(exc)
                     else:
@@ -90,7 +98,7 @@ def run_sync(session: SyncSession, op: Operation[T]) -> T:
             except StopIteration as stop:
                 value: T = stop.value
             if op.commit and state is TxState.IN_TRANSACTION:
-                session.fetch(restore_query(previous))
+                session.fetch(_marked(restore_query(previous)))
     except Exception as exc:
         error = _translated(exc, session.sqlstate(exc), op)
         if error is exc:

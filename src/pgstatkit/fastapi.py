@@ -165,6 +165,10 @@ MinDurationMs = Annotated[
         description="Threshold on mean execution time in ms, 0 to 86,400,000 (one day).",
     ),
 ]
+IncludePgstatkit = Annotated[
+    bool,
+    Query(description="Also pgstatkit's own statements and tables (left out by default)."),
+]
 MaxCacheHitRatio = Annotated[
     float, Query(ge=0, le=1, description="A fraction from 0 to 1 (0.9 means 90%).")
 ]
@@ -386,6 +390,18 @@ class _StrictJSONRoute(APIRoute):
         return strict_json
 
 
+def _prometheus() -> Any:
+    """:mod:`pgstatkit.prometheus`, or an ImportError that names both ways out."""
+    try:
+        from pgstatkit import prometheus
+    except ImportError as exc:
+        raise ImportError(
+            "GET /performance/metrics renders with prometheus-client: "
+            'pip install "pgstatkit[fastapi]" (which brings it), or pass enable_metrics=False'
+        ) from exc
+    return prometheus
+
+
 def _resolve_source(source: Any) -> Callable[[], Awaitable[Any]]:
     if callable(source):
 
@@ -502,6 +518,7 @@ def create_router(
         min_duration_ms: MinDurationMs = 1000.0,
         limit: Limit = 20,
         all_databases: AllDatabases = False,
+        include_pgstatkit: IncludePgstatkit = False,
         timeout_ms: TimeoutMs = None,
     ) -> Any:
         return await statements(
@@ -511,6 +528,7 @@ def create_router(
                 min_duration_ms=min_duration_ms,
                 limit=limit,
                 all_databases=all_databases,
+                include_pgstatkit=include_pgstatkit,
                 timeout_ms=timeout_ms,
             ),
         )
@@ -522,12 +540,19 @@ def create_router(
         summary="Statements with the highest total execution time",
     )
     async def top_queries(
-        limit: Limit = 20, all_databases: AllDatabases = False, timeout_ms: TimeoutMs = None
+        limit: Limit = 20,
+        all_databases: AllDatabases = False,
+        include_pgstatkit: IncludePgstatkit = False,
+        timeout_ms: TimeoutMs = None,
     ) -> Any:
         return await statements(
             "top-queries",
             lambda conn: stats.top_queries_by_total_time(
-                conn, limit=limit, all_databases=all_databases, timeout_ms=timeout_ms
+                conn,
+                limit=limit,
+                all_databases=all_databases,
+                include_pgstatkit=include_pgstatkit,
+                timeout_ms=timeout_ms,
             ),
         )
 
@@ -541,6 +566,7 @@ def create_router(
         max_cache_hit_ratio: MaxCacheHitRatio = 0.9,
         limit: Limit = 20,
         all_databases: AllDatabases = False,
+        include_pgstatkit: IncludePgstatkit = False,
         timeout_ms: TimeoutMs = None,
     ) -> Any:
         return await statements(
@@ -550,6 +576,7 @@ def create_router(
                 max_cache_hit_ratio=max_cache_hit_ratio,
                 limit=limit,
                 all_databases=all_databases,
+                include_pgstatkit=include_pgstatkit,
                 timeout_ms=timeout_ms,
             ),
         )
@@ -576,12 +603,17 @@ def create_router(
             int, Query(ge=1, le=_validate.MAX_LIMIT, description="At most this many tables.")
         ] = 50,
         order_by: TableOrderParam = "seq_tup_read",
+        include_pgstatkit: IncludePgstatkit = False,
         timeout_ms: TimeoutMs = None,
     ) -> Any:
         return await call(
             "table-stats",
             lambda conn: stats.table_statistics(
-                conn, limit=limit, order_by=order_by, timeout_ms=timeout_ms
+                conn,
+                limit=limit,
+                order_by=order_by,
+                include_pgstatkit=include_pgstatkit,
+                timeout_ms=timeout_ms,
             ),
         )
 
@@ -595,11 +627,14 @@ def create_router(
         limit: Annotated[
             int, Query(ge=1, le=_validate.MAX_LIMIT, description="At most this many indexes.")
         ] = 50,
+        include_pgstatkit: IncludePgstatkit = False,
         timeout_ms: TimeoutMs = None,
     ) -> Any:
         return await call(
             "index-usage",
-            lambda conn: stats.index_usage(conn, limit=limit, timeout_ms=timeout_ms),
+            lambda conn: stats.index_usage(
+                conn, limit=limit, include_pgstatkit=include_pgstatkit, timeout_ms=timeout_ms
+            ),
         )
 
     @router.get(
@@ -612,7 +647,7 @@ def create_router(
         return await call("setup", lambda conn: stats.check_setup(conn, timeout_ms=timeout_ms))
 
     if enable_metrics:
-        from pgstatkit import prometheus
+        prometheus = _prometheus()
 
         @router.get(
             "/performance/metrics",
@@ -623,11 +658,16 @@ def create_router(
             },
             summary="Prometheus text exposition of database and top-statement metrics",
         )
-        async def metrics(timeout_ms: TimeoutMs = None) -> Response:
+        async def metrics(
+            include_pgstatkit: IncludePgstatkit = False, timeout_ms: TimeoutMs = None
+        ) -> Response:
             result = await call(
                 "metrics",
                 lambda conn: prometheus.render_metrics(
-                    conn, top_n=metrics_top_n, timeout_ms=timeout_ms
+                    conn,
+                    top_n=metrics_top_n,
+                    include_pgstatkit=include_pgstatkit,
+                    timeout_ms=timeout_ms,
                 ),
             )
             if isinstance(result, Response):

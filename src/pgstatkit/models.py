@@ -24,6 +24,7 @@ __all__ = [
     "QueryStat",
     "SetupFinding",
     "SetupReport",
+    "StatementTotals",
     "TableStatistics",
 ]
 
@@ -53,7 +54,10 @@ class QueryStat(_Model):
 
     Times are milliseconds, counts are since the entry was created or last reset.
     ``query`` and ``queryid`` are ``None`` for another user's statement when the
-    current role may not read it (grant ``pg_read_all_stats`` to fix that).
+    current role may not read it (grant ``pg_read_all_stats`` to fix that). An entry is
+    identified by ``(userid, dbid, queryid, toplevel)``; ``userid`` and ``dbid`` keep
+    the entries of a dropped role or database apart when ``username`` / ``database``
+    are ``None``.
 
     Version notes (``pg_stat_statements`` extension version, PostgreSQL version):
     ``toplevel`` 1.9+ (PG 14); ``temp_blk_*_time_ms`` and the ``jit_*`` fields 1.10+
@@ -65,6 +69,11 @@ class QueryStat(_Model):
     ``pg_stat_statements.track_planning`` is on.
     """
 
+    userid: int
+    """OID of the role that ran the statement (``pg_stat_statements.userid``; shown on
+    every version, also for entries whose text the role may not read)."""
+    dbid: int
+    """OID of the database the statement ran in (``pg_stat_statements.dbid``)."""
     queryid: int | None
     query: str | None
     toplevel: bool | None
@@ -122,9 +131,35 @@ class QueryStat(_Model):
     cache_hit_ratio: float | None
     """Shared blocks hit / (hit + read), 0..1; ``None`` when no block was touched."""
     percent_of_total_time: float | None
-    """Share (0..100, a percentage) of the total execution time of all top-level
-    statements in scope (the current database, or all of them); ``None`` when that
-    total is 0."""
+    """Share (0..100, a percentage) of this entry's ``total_exec_time_ms`` in the
+    execution time of *all* entries in scope (the current database, or all of them;
+    top-level and nested; without pgstatkit's own statements unless included). At most
+    100 for every entry, and 100 in total over the scope; with
+    ``pg_stat_statements.track = all`` a nested statement's time also counts in its
+    caller's. ``None`` when that total is 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatementTotals(_Model):
+    """One statement's counters for the metrics (:mod:`pgstatkit.prometheus`).
+
+    The sum of every ``pg_stat_statements`` entry of one ``(queryid, database,
+    username)``: top-level and nested entries (``toplevel``), and entries of roles
+    dropped since (``username`` ``None``). Times are milliseconds; ``query`` is ``None``
+    unless the texts were asked for.
+    """
+
+    queryid: int
+    database: str | None
+    username: str | None
+    calls: int
+    rows: int
+    total_exec_time_ms: float
+    total_plan_time_ms: float
+    shared_blks_hit: int
+    shared_blks_read: int
+    temp_blks_written: int
+    query: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +373,7 @@ class SetupReport(_Model):
 
 for _cls in (
     QueryStat,
+    StatementTotals,
     DatabaseStatistics,
     TableStatistics,
     IndexUsage,

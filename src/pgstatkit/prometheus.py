@@ -1,24 +1,28 @@
-"""Prometheus metrics from pgstatkit: a text-exposition renderer and a ``prometheus_client``
-collector.
+"""Prometheus metrics from pgstatkit, rendered by ``prometheus_client``.
 
-Two ways in:
+Extra ``prometheus`` (``pip install "pgstatkit[prometheus]"``; the ``fastapi`` extra
+brings it too): importing this module without ``prometheus-client`` raises an
+``ImportError`` that says so. Three ways in:
 
-- :func:`render_metrics` (async): query a source and return the Prometheus text exposition
-  format (version 0.0.4) as a string; needs nothing but pgstatkit and a driver. This is what
-  ``GET /performance/metrics`` of :func:`pgstatkit.fastapi.create_router` serves.
-- :class:`PgStatKitCollector`: a custom collector for ``prometheus_client`` (extra
-  ``prometheus``). Give it a blocking source (psycopg ``Connection`` / ``ConnectionPool``,
-  SQLAlchemy ``Engine``...) and every scrape queries it; or give it none and feed it from
-  async code with ``await collector.refresh(async_source)``.
+- :func:`render_metrics` (async): query a source and return the exposition that
+  ``prometheus_client.generate_latest`` makes (its ``CONTENT_TYPE_LATEST``, here
+  :data:`CONTENT_TYPE`). This is what ``GET /performance/metrics`` of
+  :func:`pgstatkit.fastapi.create_router` serves.
+- :func:`render`: the same from a :class:`Snapshot` you already have.
+- :class:`PgStatKitCollector`: a custom collector to register in your own
+  ``prometheus_client`` registry. Give it a blocking source (psycopg ``Connection`` /
+  ``ConnectionPool``, SQLAlchemy ``Engine``...) and every scrape queries it; or give it
+  none and feed it from async code with ``await collector.refresh(async_source)``.
 
 What is exposed: the statistics of the current database (``pg_stat_database``, label
 ``database``) and the top-N statements by total execution time (labels ``queryid``,
-``database``, ``user``). Cardinality is bounded by ``top_n`` (at most ``top_n`` label
-sets per statement metric); the statement text is left out unless
-``include_query_text=True`` (it may hold sensitive literals), and even then is cut to
-``max_query_length`` characters. Rows that ``pg_stat_statements`` splits by ``toplevel``
-are summed, so each label set appears once. Statements the role may not see
-(``queryid`` hidden) are left out.
+``database``, ``user``). A statement's ``pg_stat_statements`` entries (top-level and
+nested, ``toplevel``) are summed *before* the top N are picked, so each label set
+appears once and its counters never go down without a reset. Cardinality is bounded by
+``top_n``; the statement text is left out unless ``include_query_text=True`` (it may hold
+sensitive literals), and even then is cut to ``max_query_length`` characters.
+Statements the role may not see (``queryid`` hidden) and pgstatkit's own statements
+(unless ``include_pgstatkit=True``) are left out.
 
 Times are exposed in seconds, as Prometheus prefers (``_seconds``); counters end in
 ``_total``.
@@ -28,13 +32,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
+from pgstatkit import _operations as _ops
 from pgstatkit import stats
+from pgstatkit._protocol import Operation
+from pgstatkit._run import run_async, run_sync
+from pgstatkit.adapters import open_async, open_sync
 from pgstatkit.errors import PgStatKitError
-from pgstatkit.models import DatabaseStatistics, QueryStat
+from pgstatkit.models import DatabaseStatistics, QueryStat, StatementTotals
+
+try:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+    from prometheus_client.registry import CollectorRegistry
+except ImportError as _missing:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        'pgstatkit.prometheus renders with prometheus-client: pip install "pgstatkit[prometheus]"'
+    ) from _missing
 
 __all__ = [
     "CONTENT_TYPE",
@@ -50,8 +66,9 @@ __all__ = [
 
 logger = logging.getLogger("pgstatkit.prometheus")
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-"""The ``Content-Type`` of the text exposition format :func:`render` produces."""
+CONTENT_TYPE: str = CONTENT_TYPE_LATEST
+"""The ``Content-Type`` of what :func:`render` returns: ``prometheus_client``'s
+``CONTENT_TYPE_LATEST`` (the text format, version 0.0.4 or 1.0.0 by library version)."""
 
 PREFIX = "pgstatkit"
 
@@ -75,10 +92,14 @@ class Snapshot:
     ``database`` is ``None`` when the database could not be read (``up`` is then 0);
     ``statements`` is ``None`` when ``pg_stat_statements`` could not be read (not
     loaded, not installed, no privilege); ``error`` then says why, in pgstatkit's words.
+    :func:`collect_snapshot` fills ``statements`` with
+    :class:`~pgstatkit.models.StatementTotals`; :class:`~pgstatkit.models.QueryStat`
+    rows (from ``stats.top_queries_by_total_time``) work too, and are summed per label
+    set.
     """
 
     database: DatabaseStatistics | None
-    statements: list[QueryStat] | None
+    statements: Sequence[StatementTotals | QueryStat] | None
     include_query_text: bool = False
     max_query_length: int = 200
     error: str | None = None
@@ -95,20 +116,32 @@ def _check_options(top_n: int, max_query_length: int) -> None:
         raise ValueError(f"max_query_length must be a positive int, got {max_query_length!r}")
 
 
+def _totals(
+    top_n: int, texts: bool, own: bool, timeout_ms: float | None
+) -> Operation[list[StatementTotals]]:
+    return _ops.statement_totals(
+        limit=top_n, query_text=texts, include_pgstatkit=own, timeout_ms=timeout_ms
+    )
+
+
 async def collect_snapshot(
     source: Any,
     *,
     top_n: int = 20,
     include_query_text: bool = False,
     max_query_length: int = 200,
+    include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
 ) -> Snapshot:
-    """Read a :class:`Snapshot` through the async API (``pgstatkit.stats``).
+    """Read a :class:`Snapshot` from an async source (as for ``pgstatkit.stats``).
 
     pgstatkit errors (extension missing, no privilege, timeout) do not raise: the snapshot
     records them and the metrics say so (``pgstatkit_up``,
     ``pgstatkit_pg_stat_statements_available``). Errors reaching the database (a lost
     connection) propagate, so a caller can answer 503.
+
+    Raises:
+        ValueError: ``top_n`` not 1..10,000 or ``max_query_length`` not positive.
     """
     _check_options(top_n, max_query_length)
     error: str | None = None
@@ -119,11 +152,11 @@ async def collect_snapshot(
     except PgStatKitError as exc:
         logger.warning("pgstatkit metrics: database statistics unavailable: %s", exc)
         database, error = None, str(exc)
-    statements: list[QueryStat] | None
+    statements: list[StatementTotals] | None
+    op = _totals(top_n, include_query_text, include_pgstatkit, timeout_ms)
     try:
-        statements = await stats.top_queries_by_total_time(
-            source, limit=top_n, timeout_ms=timeout_ms
-        )
+        async with open_async(source) as session:
+            statements = await run_async(session, op)
     except PgStatKitError as exc:
         logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", exc)
         statements, error = None, error or str(exc)
@@ -136,9 +169,10 @@ def collect_snapshot_sync(
     top_n: int = 20,
     include_query_text: bool = False,
     max_query_length: int = 200,
+    include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
 ) -> Snapshot:
-    """The blocking twin of :func:`collect_snapshot` (``pgstatkit.sync.stats``)."""
+    """The blocking twin of :func:`collect_snapshot` (a source as for ``pgstatkit.sync.stats``)."""
     from pgstatkit.sync import stats as sync_stats
 
     _check_options(top_n, max_query_length)
@@ -150,11 +184,11 @@ def collect_snapshot_sync(
     except PgStatKitError as exc:
         logger.warning("pgstatkit metrics: database statistics unavailable: %s", exc)
         database, error = None, str(exc)
-    statements: list[QueryStat] | None
+    statements: list[StatementTotals] | None
+    op = _totals(top_n, include_query_text, include_pgstatkit, timeout_ms)
     try:
-        statements = sync_stats.top_queries_by_total_time(
-            source, limit=top_n, timeout_ms=timeout_ms
-        )
+        with open_sync(source) as session:
+            statements = run_sync(session, op)
     except PgStatKitError as exc:
         logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", exc)
         statements, error = None, error or str(exc)
@@ -249,8 +283,9 @@ def _cut(text: str, length: int) -> str:
 
 
 def _aggregate(
-    statements: Sequence[QueryStat], include_text: bool, max_length: int
+    statements: Sequence[StatementTotals | QueryStat], include_text: bool, max_length: int
 ) -> dict[tuple[str, str, str], _Aggregate]:
+    """One aggregate per label set (rows of the same set summed: one series each)."""
     result: dict[tuple[str, str, str], _Aggregate] = {}
     for s in statements:
         if s.queryid is None:
@@ -269,9 +304,8 @@ def _aggregate(
     return result
 
 
-def metric_families(snapshot: Snapshot) -> list[MetricFamily]:
-    """The metrics of a snapshot, in a form both :func:`render` and the collector use."""
-    families: list[MetricFamily] = [
+def _status_families(snapshot: Snapshot) -> list[MetricFamily]:
+    return [
         MetricFamily(
             f"{PREFIX}_up",
             "gauge",
@@ -285,72 +319,84 @@ def metric_families(snapshot: Snapshot) -> list[MetricFamily]:
             (({}, 1.0 if snapshot.statements is not None else 0.0),),
         ),
     ]
-    db = snapshot.database
-    if db is not None:
-        labels = {"database": db.database}
-        for attr, suffix, kind, help_text, scale in _DATABASE_METRICS:
-            value = getattr(db, attr)
-            samples = () if value is None else ((labels, float(value) * scale),)
-            families.append(MetricFamily(f"{PREFIX}_{suffix}", kind, help_text, samples))
-    if snapshot.statements is not None:
-        aggregates = _aggregate(
-            snapshot.statements, snapshot.include_query_text, snapshot.max_query_length
-        )
 
-        def labels_of(key: tuple[str, str, str], agg: _Aggregate) -> dict[str, str]:
-            found = {"queryid": key[0], "database": key[1], "user": key[2]}
-            if snapshot.include_query_text:
-                found["query"] = agg.query or ""
-            return found
 
-        for attr, suffix, kind, help_text, scale in _STATEMENT_METRICS:
-            statement_samples = tuple(
-                (labels_of(key, agg), float(getattr(agg, attr)) * scale)
-                for key, agg in aggregates.items()
-            )
-            families.append(
-                MetricFamily(
-                    f"{PREFIX}_{suffix}",
-                    kind,
-                    help_text + " Top statements by total execution time only.",
-                    statement_samples,
-                )
-            )
+def _database_families(db: DatabaseStatistics) -> list[MetricFamily]:
+    labels = {"database": db.database}
+    families = []
+    for attr, suffix, kind, help_text, scale in _DATABASE_METRICS:
+        value = getattr(db, attr)
+        samples = () if value is None else ((labels, float(value) * scale),)
+        families.append(MetricFamily(f"{PREFIX}_{suffix}", kind, help_text, samples))
     return families
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def _statement_families(snapshot: Snapshot) -> list[MetricFamily]:
+    assert snapshot.statements is not None
+    aggregates = _aggregate(
+        snapshot.statements, snapshot.include_query_text, snapshot.max_query_length
+    )
+
+    def labels_of(key: tuple[str, str, str], agg: _Aggregate) -> dict[str, str]:
+        found = {"queryid": key[0], "database": key[1], "user": key[2]}
+        if snapshot.include_query_text:
+            found["query"] = agg.query or ""
+        return found
+
+    families = []
+    for attr, suffix, kind, help_text, scale in _STATEMENT_METRICS:
+        samples = tuple(
+            (labels_of(key, agg), float(getattr(agg, attr)) * scale)
+            for key, agg in aggregates.items()
+        )
+        help_text += " Top statements by total execution time only."
+        families.append(MetricFamily(f"{PREFIX}_{suffix}", kind, help_text, samples))
+    return families
 
 
-def _escape_help(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n")
+def metric_families(snapshot: Snapshot) -> list[MetricFamily]:
+    """The metrics of a snapshot as plain data (what :func:`render` and the collector emit)."""
+    families = _status_families(snapshot)
+    if snapshot.database is not None:
+        families += _database_families(snapshot.database)
+    if snapshot.statements is not None:
+        families += _statement_families(snapshot)
+    return families
 
 
-def _format_value(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
+def _client_families(families: Iterable[MetricFamily]) -> Iterator[Metric]:
+    """The same metrics as ``prometheus_client`` metric families."""
+    for family in families:
+        label_names = sorted({k for labels, _ in family.samples for k in labels})
+        metric: CounterMetricFamily | GaugeMetricFamily
+        if family.type == "counter":
+            metric = CounterMetricFamily(family.name, family.help, labels=label_names)
+        else:
+            metric = GaugeMetricFamily(family.name, family.help, labels=label_names)
+        for labels, value in family.samples:
+            metric.add_metric([labels.get(k, "") for k in label_names], value)
+        yield metric
+
+
+class _SnapshotCollector:
+    """A collector of one fixed snapshot, for :func:`render`."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        return _client_families(metric_families(self._snapshot))
 
 
 def render(snapshot: Snapshot) -> str:
-    """The Prometheus text exposition (format 0.0.4) of a snapshot."""
-    lines: list[str] = []
-    for family in metric_families(snapshot):
-        lines.append(f"# HELP {family.name} {_escape_help(family.help)}")
-        lines.append(f"# TYPE {family.name} {family.type}")
-        sample_name = family.name + ("_total" if family.type == "counter" else "")
-        for labels, value in family.samples:
-            if labels:
-                rendered = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
-                lines.append(f"{sample_name}{{{rendered}}} {_format_value(value)}")
-            else:
-                lines.append(f"{sample_name} {_format_value(value)}")
-    return "\n".join(lines) + "\n"
+    """The exposition of a snapshot, made by ``prometheus_client.generate_latest``.
+
+    Served with :data:`CONTENT_TYPE`. Counters are declared under their sample name
+    (``# TYPE pgstatkit_statement_calls_total counter``), as Prometheus' parser expects.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SnapshotCollector(snapshot))
+    return generate_latest(registry).decode("utf-8")
 
 
 async def render_metrics(
@@ -359,14 +405,20 @@ async def render_metrics(
     top_n: int = 20,
     include_query_text: bool = False,
     max_query_length: int = 200,
+    include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
 ) -> str:
-    """Query ``source`` (an async source, as for ``pgstatkit.stats``) and :func:`render`."""
+    """Query ``source`` (an async source, as for ``pgstatkit.stats``) and :func:`render`.
+
+    Raises:
+        ValueError: a bad option (see :func:`collect_snapshot`).
+    """
     snapshot = await collect_snapshot(
         source,
         top_n=top_n,
         include_query_text=include_query_text,
         max_query_length=max_query_length,
+        include_pgstatkit=include_pgstatkit,
         timeout_ms=timeout_ms,
     )
     return render(snapshot)
@@ -390,6 +442,9 @@ class PgStatKitCollector:
     error reaching it is logged and reported as ``pgstatkit_up 0``. Without one, the
     collector exposes the last snapshot given to :meth:`refresh` or :meth:`update`
     (only ``pgstatkit_up 0`` before the first).
+
+    Raises:
+        ValueError: a bad option (see :func:`collect_snapshot`).
     """
 
     def __init__(
@@ -399,6 +454,7 @@ class PgStatKitCollector:
         top_n: int = 20,
         include_query_text: bool = False,
         max_query_length: int = 200,
+        include_pgstatkit: bool = False,
         timeout_ms: float | None = None,
     ) -> None:
         _check_options(top_n, max_query_length)
@@ -407,6 +463,7 @@ class PgStatKitCollector:
             "top_n": top_n,
             "include_query_text": include_query_text,
             "max_query_length": max_query_length,
+            "include_pgstatkit": include_pgstatkit,
             "timeout_ms": timeout_ms,
         }
         self._snapshot: Snapshot | None = None
@@ -421,14 +478,12 @@ class PgStatKitCollector:
         self._snapshot = snapshot
         return snapshot
 
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[Metric]:
         """Nothing up front, so registering does not query the database."""
         return []
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         """The metric families of ``prometheus_client`` for one scrape."""
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
         snapshot = self._snapshot
         if self._source is not None:
             try:
@@ -438,13 +493,4 @@ class PgStatKitCollector:
                 snapshot = Snapshot(None, None, error="database unreachable")
         if snapshot is None:
             snapshot = Snapshot(None, None, error="no snapshot yet")
-        for family in metric_families(snapshot):
-            label_names = sorted({k for labels, _ in family.samples for k in labels})
-            metric: Any
-            if family.type == "counter":
-                metric = CounterMetricFamily(family.name, family.help, labels=label_names)
-            else:
-                metric = GaugeMetricFamily(family.name, family.help, labels=label_names)
-            for labels, value in family.samples:
-                metric.add_metric([labels.get(k, "") for k in label_names], value)
-            yield metric
+        return _client_families(metric_families(snapshot))

@@ -23,7 +23,8 @@ Every call:
   connection) pass through unchanged.
 
 The functions over ``pg_stat_statements`` look at the current database unless
-``all_databases=True``.
+``all_databases=True``. The listings leave out pgstatkit's own statements and tables
+unless ``include_pgstatkit=True``.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ async def slow_queries(
     min_duration_ms: float = 1000.0,
     limit: int = 20,
     all_databases: bool = False,
+    include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements whose mean execution time is at least ``min_duration_ms``, slowest first.
@@ -86,29 +88,42 @@ async def slow_queries(
         min_duration_ms: threshold on ``mean_exec_time_ms``, 0 to 86,400,000 (one day).
         limit: at most this many rows, 1 to 10,000.
         all_databases: every database, not only the current one.
+        include_pgstatkit: also pgstatkit's own statements (left out by default; see
+            "pgstatkit's own statements" in docs/statistics.md).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.slow_queries(
         min_duration_ms=min_duration_ms,
         limit=limit,
         all_databases=all_databases,
+        include_pgstatkit=include_pgstatkit,
         timeout_ms=timeout_ms,
     )
     return await _run(conn, op)
 
 
 async def top_queries_by_total_time(
-    conn: Any, *, limit: int = 20, all_databases: bool = False, timeout_ms: float | None = None
+    conn: Any,
+    *,
+    limit: int = 20,
+    all_databases: bool = False,
+    include_pgstatkit: bool = False,
+    timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements with the highest total execution time first (where time goes overall).
 
     Args:
         limit: at most this many rows, 1 to 10,000.
         all_databases: every database, not only the current one.
+        include_pgstatkit: also pgstatkit's own statements (left out by default; see
+            "pgstatkit's own statements" in docs/statistics.md).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.top_queries_by_total_time(
-        limit=limit, all_databases=all_databases, timeout_ms=timeout_ms
+        limit=limit,
+        all_databases=all_databases,
+        include_pgstatkit=include_pgstatkit,
+        timeout_ms=timeout_ms,
     )
     return await _run(conn, op)
 
@@ -119,6 +134,7 @@ async def queries_with_low_cache_hit(
     max_cache_hit_ratio: float = 0.9,
     limit: int = 20,
     all_databases: bool = False,
+    include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements that read shared blocks with ``cache_hit_ratio <= max_cache_hit_ratio``.
@@ -130,12 +146,15 @@ async def queries_with_low_cache_hit(
         max_cache_hit_ratio: a fraction from 0 to 1 (0.9 means 90%).
         limit: at most this many rows, 1 to 10,000.
         all_databases: every database, not only the current one.
+        include_pgstatkit: also pgstatkit's own statements (left out by default; see
+            "pgstatkit's own statements" in docs/statistics.md).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.queries_with_low_cache_hit(
         max_cache_hit_ratio=max_cache_hit_ratio,
         limit=limit,
         all_databases=all_databases,
+        include_pgstatkit=include_pgstatkit,
         timeout_ms=timeout_ms,
     )
     return await _run(conn, op)
@@ -154,6 +173,7 @@ async def table_statistics(
     *,
     limit: int = 50,
     order_by: TableOrder = "seq_tup_read",
+    include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
 ) -> list[TableStatistics]:
     """User tables: scans, tuples, dead tuples, vacuum/analyze times, sizes, heap cache hit.
@@ -163,22 +183,40 @@ async def table_statistics(
         order_by: ``"seq_tup_read"`` (rows read by sequential scans, the default: big
             tables scanned without an index come first), ``"seq_scan"``,
             ``"total_size"``, ``"dead_tuples"`` or ``"name"``.
+        include_pgstatkit: also pgstatkit's own tables (``pgstatkit_meta`` in the helper
+            schema), left out by default; a user's tables in that schema are listed.
         timeout_ms: statement timeout of this call (default 5000 ms).
 
     Does not need ``pg_stat_statements``.
     """
-    op = _ops.table_statistics(limit=limit, order_by=order_by, timeout_ms=timeout_ms)
+    op = _ops.table_statistics(
+        limit=limit,
+        order_by=order_by,
+        include_pgstatkit=include_pgstatkit,
+        timeout_ms=timeout_ms,
+    )
     return await _run(conn, op)
 
 
 async def index_usage(
-    conn: Any, *, limit: int = 50, timeout_ms: float | None = None
+    conn: Any,
+    *,
+    limit: int = 50,
+    include_pgstatkit: bool = False,
+    timeout_ms: float | None = None,
 ) -> list[IndexUsage]:
     """User indexes with scans, size and an ``unused`` flag; unused ones first.
 
+    Args:
+        limit: at most this many indexes, 1 to 10,000.
+        include_pgstatkit: also the indexes of pgstatkit's own tables (left out by
+            default).
+        timeout_ms: statement timeout of this call (default 5000 ms).
+
     Does not need ``pg_stat_statements``.
     """
-    return await _run(conn, _ops.index_usage(limit=limit, timeout_ms=timeout_ms))
+    op = _ops.index_usage(limit=limit, include_pgstatkit=include_pgstatkit, timeout_ms=timeout_ms)
+    return await _run(conn, op)
 
 
 async def query_plan(

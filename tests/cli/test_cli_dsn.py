@@ -15,7 +15,7 @@ import sys
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pgstatkit.cli import EXIT_BAD_ARGUMENTS, CliError, mask_dsn, parse_dsn
@@ -120,6 +120,7 @@ def test_mask_dsn_never_shows_a_password(case: tuple[str, str]) -> None:
     assert_no_leak(mask_dsn(dsn), password)
 
 
+@example(case=("postgresql://_:\u00a7%90\u00a7@localhost/_", "\u00a7%90\u00a7"))
 @settings(max_examples=400, deadline=None)
 @given(dsns())
 def test_parse_errors_never_show_a_password(case: tuple[str, str]) -> None:
@@ -208,3 +209,11 @@ def test_the_command_line_names_the_problem() -> None:
         "pgstatkit: error: invalid connection string (--dsn or DATABASE_URL): "
         'invalid connection option "bogus"\n'
     )
+
+
+def test_percent_encoded_bytes_that_are_not_utf8() -> None:
+    """psycopg fails such a DSN with UnicodeDecodeError, not psycopg.Error: still exit 2."""
+    with pytest.raises(CliError) as info:
+        parse_dsn("postgresql://app@db/shop%90")
+    assert info.value.code == EXIT_BAD_ARGUMENTS
+    assert "not UTF-8" in str(info.value)

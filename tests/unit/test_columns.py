@@ -190,10 +190,28 @@ def test_rename_in_1_11() -> None:
     assert 'p."shared_blk_write_time" AS shared_blk_write_time_ms' in new
 
 
-def test_toplevel_filter_depends_on_version() -> None:
-    assert "FILTER (WHERE true)" in projection((1, 8), "public")
-    for version in SUPPORTED_VERSIONS[1:]:
-        assert "FILTER (WHERE p.toplevel)" in projection(version, "public")
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_percent_of_total_time_is_a_share_of_every_entry(version: tuple[int, int]) -> None:
+    # part / whole over *all* entries in scope (top-level and nested): 0..100 for every
+    # row by construction, whatever the toplevel flags (a nested statement whose caller
+    # is not tracked used to get 200% and more)
+    sql = projection(version, "public")
+    assert (
+        "100.0 * (p.total_exec_time / NULLIF(pg_catalog.sum(p.total_exec_time) OVER (), 0))"
+        " AS percent_of_total_time" in sql
+    )
+    assert "FILTER" not in sql
+
+
+def test_own_statements_are_left_out_unless_included() -> None:
+    marker_filter = "(pg_catalog.strpos(p.query, '/* pgstatkit:internal */') > 0) IS NOT TRUE"
+    for all_databases in (False, True):
+        assert marker_filter in projection((1, 12), "public", all_databases=all_databases)
+        included = projection(
+            (1, 12), "public", all_databases=all_databases, include_pgstatkit=True
+        )
+        assert "pgstatkit:internal" not in included
+    assert "WHERE" not in projection((1, 12), "public", all_databases=True, include_pgstatkit=True)
 
 
 def test_all_databases_drops_the_filter() -> None:

@@ -9,9 +9,16 @@ import pytest
 
 from pgstatkit._parse import _builder, parse_rows
 from pgstatkit._protocol import Result
-from pgstatkit.models import DatabaseStatistics, IndexUsage, QueryPlan, QueryStat, TableStatistics
+from pgstatkit.models import (
+    DatabaseStatistics,
+    IndexUsage,
+    QueryPlan,
+    QueryStat,
+    StatementTotals,
+    TableStatistics,
+)
 
-MODELS = [QueryStat, DatabaseStatistics, TableStatistics, IndexUsage, QueryPlan]
+MODELS = [QueryStat, StatementTotals, DatabaseStatistics, TableStatistics, IndexUsage, QueryPlan]
 
 
 def _values(model: type) -> tuple[object, ...]:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pgstatkit import _operations
+from pgstatkit._own import MARKER, mark
 from pgstatkit._parse import ParseError
 from pgstatkit._protocol import (
     PINNED_SEARCH_PATH,
@@ -449,11 +450,12 @@ def test_statement_operations(
 def test_catalog_operations() -> None:
     op = _operations.table_statistics(limit=7, order_by="dead_tuples")
     seen, value = drive(op, CTX, {}, default=Result(("x",), []))
-    assert seen[0].params == (7,)
+    assert seen[0].params == (7, False, ["pgstatkit_meta"])
     assert 'ORDER BY t.n_dead_tup DESC, schema, "table"' in seen[0].sql
     assert value == []
-    seen, value = drive(_operations.index_usage(limit=4), CTX, {}, default=Result(("x",), []))
-    assert seen[0].params == (4,)
+    op = _operations.index_usage(limit=4, include_pgstatkit=True)
+    seen, value = drive(op, CTX, {}, default=Result(("x",), []))
+    assert seen[0].params == (4, True, ["pgstatkit_meta"])
     assert value == []
 
 
@@ -479,7 +481,9 @@ class FakeSession:
         return self.state
 
     def _fetch(self, query: Query) -> Result:
-        sql = _normalized(query.sql)
+        # the runner marks every statement it sends as pgstatkit's own (pgstatkit._own)
+        assert query.sql == mark(query.sql), query.sql
+        sql = _normalized(query.sql.replace(f" {MARKER} ", " ", 1))
         self.log.append(sql)
         if "prev_statement_timeout" in sql:
             return self.setup

@@ -185,10 +185,21 @@ def _common(*, suppress: bool) -> _Parser:
 
 
 def _add_all_databases(p: argparse.ArgumentParser) -> None:
+    """The scope options of the statement listings: --all-databases, --include-pgstatkit."""
     p.add_argument(
         "--all-databases",
         action="store_true",
-        help="statements of every database, not only the connected one",
+        help="statements of every database, not only the connected one (adds database "
+        "and user columns)",
+    )
+    _add_include_pgstatkit(p)
+
+
+def _add_include_pgstatkit(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--include-pgstatkit",
+        action="store_true",
+        help="also pgstatkit's own statements and tables (left out by default)",
     )
 
 
@@ -276,10 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="seq_tup_read",
         help="sort order (default seq_tup_read: big tables read without an index first)",
     )
+    _add_include_pgstatkit(p)
 
     p = add("indexes", "user indexes with scans and size; unused ones first")
     p.add_argument("--limit", type=_limit, default=50, help="at most this many rows (default 50)")
     p.add_argument("--unused", action="store_true", help="only indexes flagged unused")
+    _add_include_pgstatkit(p)
 
     p = add("explain", "the plan of one statement (EXPLAIN, optionally ANALYZE, rolled back)")
     p.add_argument("query", help="one SQL statement, or - to read it from stdin")
@@ -486,8 +499,10 @@ class Out:
             return [f"## {text}", ""]
         return [text, "=" * min(len(text), fmt.terminal_width())]
 
-    def rows(self, rows: Sequence[Any], kind: type) -> list[str]:
+    def rows(self, rows: Sequence[Any], kind: type, *, all_databases: bool = False) -> list[str]:
         columns = fmt.KIND_COLUMNS[kind]
+        if kind is QueryStat:
+            columns = fmt.query_columns(all_databases=all_databases)
         if self.form == "markdown":
             return fmt.markdown_table(columns, rows)
         return fmt.table(columns, rows)
@@ -510,14 +525,14 @@ class Out:
                 "Recommended `postgresql.conf`:",
                 "",
                 "```",
-                *conf.splitlines(),
+                *map(fmt.safe, conf.splitlines()),
                 "```",
             ]
         return [
             *lines,
             "",
             "Recommended postgresql.conf:",
-            *("  " + ln for ln in conf.splitlines()),
+            *("  " + fmt.safe(ln) for ln in conf.splitlines()),
         ]
 
 
@@ -525,7 +540,9 @@ class Out:
 
 
 def _kw(args: argparse.Namespace) -> dict[str, Any]:
-    return {"timeout_ms": args.timeout_ms}
+    """timeout_ms, and include_pgstatkit for the commands that have the option."""
+    own = getattr(args, "include_pgstatkit", None)
+    return {"timeout_ms": args.timeout_ms, **({} if own is None else {"include_pgstatkit": own})}
 
 
 def _stats() -> Any:
@@ -545,7 +562,8 @@ def _query_list(args: argparse.Namespace, out: Out, name: str, title: str, **kw:
     if out.form == "json":
         out.write([fmt.json_dump([r.to_dict() for r in rows])])
     else:
-        out.write([*out.title(title), *out.rows(rows, QueryStat)])
+        table = out.rows(rows, QueryStat, all_databases=args.all_databases)
+        out.write([*out.title(title), *table])
     return EXIT_OK
 
 
@@ -754,12 +772,14 @@ def build_report(
     all_databases: bool,
     schema: str,
     timeout_ms: float | None,
+    include_pgstatkit: bool = False,
 ) -> tuple[list[str], int]:
     """The lines of the full report, and its exit code (4 if pg_stat_statements is unusable)."""
     from pgstatkit.sync import stats
 
     kw: dict[str, Any] = {"timeout_ms": timeout_ms}
-    qkw: dict[str, Any] = {"limit": limit, "all_databases": all_databases, **kw}
+    lkw: dict[str, Any] = {"include_pgstatkit": include_pgstatkit, **kw}
+    qkw: dict[str, Any] = {"limit": limit, "all_databases": all_databases, **lkw}
     sections: list[tuple[str, str, Callable[[], list[Any]], type]] = [
         (
             "slow_queries",
@@ -784,21 +804,19 @@ def build_report(
         (
             "table_statistics",
             "Tables (most rows read by sequential scans first)",
-            lambda: stats.table_statistics(conn, limit=limit, **kw),
+            lambda: stats.table_statistics(conn, limit=limit, **lkw),
             TableStatistics,
         ),
         (
             "index_usage",
             "Indexes (unused first)",
-            lambda: stats.index_usage(conn, limit=limit, **kw),
+            lambda: stats.index_usage(conn, limit=limit, **lkw),
             IndexUsage,
         ),
     ]
     code = EXIT_OK
     data: dict[str, Any] = {}
     lines: list[str] = []
-    # The statement sections first, so that pgstatkit's own statements of the setup
-    # check are not in them (when the statistics were reset just before).
     for key, title, call, kind in sections:
         try:
             rows = call()
@@ -810,7 +828,7 @@ def build_report(
             lines += [*out.title(title), f"(skipped: {message})", ""]
             continue
         data[key] = [r.to_dict() for r in rows]
-        lines += [*out.title(title), *out.rows(rows, kind), ""]
+        lines += [*out.title(title), *out.rows(rows, kind, all_databases=all_databases), ""]
     setup = stats.check_setup(conn, schema=schema, **kw)
     database = stats.database_statistics(conn, **kw)
     head = [*out.title("Setup check"), *out.setup(setup), ""]
@@ -834,6 +852,7 @@ def cmd_report(args: argparse.Namespace, out: Out) -> int:
             all_databases=args.all_databases,
             schema=args.schema,
             timeout_ms=args.timeout_ms,
+            include_pgstatkit=args.include_pgstatkit,
         )
     out.write(lines)
     if code == EXIT_EXTENSION:
@@ -917,7 +936,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             if debug:
                 traceback.print_exc()
-            sys.stderr.write(f"pgstatkit: error: {_one_line(exc, args)}\n")
+            sys.stderr.write(f"pgstatkit: error: {fmt.safe(_one_line(exc, args))}\n")
             return _error_code(exc)
 
 

@@ -255,11 +255,16 @@ def parse_dsn(dsn: str) -> dict[str, Any]:
 
     from pgstatkit.cli import EXIT_BAD_ARGUMENTS, CliError
 
+    # A percent-encoded byte sequence that is not UTF-8 (%90) fails the decoding of
+    # psycopg's conninfo_to_dict with UnicodeDecodeError, not a psycopg.Error.
+    unreadable = (psycopg.Error, UnicodeDecodeError)
     try:
         return conninfo_to_dict(dsn)
-    except psycopg.Error:
+    except unreadable:
         try:
             conninfo_to_dict(mask_dsn(dsn))
+        except UnicodeDecodeError:
+            reason = "a percent-encoded value is not UTF-8 text (e.g. %90)"
         except psycopg.Error as masked:
             reason = _first_line(masked)
         else:

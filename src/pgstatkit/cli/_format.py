@@ -3,6 +3,11 @@
 Standard library only. Tables fit the terminal width (``shutil.get_terminal_size``,
 which honours ``COLUMNS``): low-priority columns are dropped first, then the one
 free-text column (a query text, an index definition) is cut with an ellipsis.
+
+Text from the database is untrusted: any role can put escape sequences in a statement
+comment, and a table owner can name a table with a newline. Every cell, plan line,
+setup finding and database name goes through :func:`safe`, which escapes control and
+format characters visibly; :func:`json_dump` escapes the ones ``json.dumps`` leaves raw.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import re
 import shutil
 import textwrap
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +36,8 @@ __all__ = [
     "json_dump",
     "markdown_table",
     "plan_lines",
+    "query_columns",
+    "safe",
     "setup_lines",
     "table",
     "terminal_width",
@@ -38,6 +46,41 @@ __all__ = [
 ELLIPSIS = "…"
 _SPACE_RE = re.compile(r"\s+")
 _MIN_FLEX = 16
+
+
+# Characters a terminal may interpret rather than show: C0 and C1 controls and DEL (Cc),
+# format characters such as the bidi overrides and isolates of "Trojan Source" and
+# zero-width characters (Cf), surrogates (Cs), line and paragraph separators (Zl, Zp).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[ch]
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _unsafe(ch: str) -> bool:
+    return unicodedata.category(ch) in _UNSAFE_CATEGORIES
+
+
+def safe(text: str) -> str:
+    """``text`` with every control or format character escaped visibly, for a terminal.
+
+    C0 and C1 controls, DEL, Unicode format characters (bidi overrides and isolates,
+    zero-width characters), surrogates and line/paragraph separators become Python-style
+    escapes (``\\x1b``, ``\\n``, ``\\u202e``); everything else, backslashes included, is
+    kept as it is.
+    """
+    if text.isprintable():  # fast path: nothing to escape (nor any other non-printable)
+        return text
+    return "".join(_escape_char(ch) if _unsafe(ch) else ch for ch in text)
 
 
 def terminal_width() -> int:
@@ -61,8 +104,30 @@ def cut(text: str, width: int) -> str:
     return text[: width - 1] + ELLIPSIS
 
 
+# json.dumps(ensure_ascii=False) escapes C0 controls but leaves DEL, C1 controls and the
+# format / separator characters raw: :func:`json_dump` looks at every non-ASCII character.
+_NOT_ASCII = re.compile("[^\x00-\x7e]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if not _unsafe(ch):
+        return ch
+    code = ord(ch)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)  # a UTF-16 surrogate pair, as JSON wants
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+
 def json_dump(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=str)
+    """JSON of ``value``: UTF-8 text, with every control or format character as ``\\uXXXX``.
+
+    The characters only ever occur inside JSON strings, where ``\\uXXXX`` means the same
+    character: ``json.loads`` gives back exactly the data.
+    """
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=str)
+    return _NOT_ASCII.sub(_json_escape, text)
 
 
 # ----------------------------------------------------------------------- values
@@ -114,8 +179,14 @@ class Column:
     min_width: int = _MIN_FLEX
 
 
-def _fit(columns: Sequence[Column], rows: Sequence[Any], width: int) -> list[tuple[Column, int]]:
-    cells = {id(c): [c.cell(r) for r in rows] for c in columns}
+def _cell(column: Column, row: Any) -> str:
+    """The text of one cell, made safe for a terminal (:func:`safe`)."""
+    return safe(column.cell(row))
+
+
+def _fit(
+    columns: Sequence[Column], cells: dict[int, list[str]], width: int
+) -> list[tuple[Column, int]]:
     natural = {id(c): max([len(c.header), *(len(x) for x in cells[id(c)])]) for c in columns}
     kept = list(columns)
 
@@ -144,7 +215,8 @@ def table(columns: Sequence[Column], rows: Sequence[Any], width: int | None = No
     width = terminal_width() if width is None else width
     if not rows:
         return ["(none)"]
-    fitted = _fit(columns, rows, width)
+    cells = {id(c): [_cell(c, r) for r in rows] for c in columns}
+    fitted = _fit(columns, cells, width)
 
     def line(texts: list[str]) -> str:
         parts = []
@@ -153,13 +225,15 @@ def table(columns: Sequence[Column], rows: Sequence[Any], width: int | None = No
             parts.append(text.rjust(w) if col.right else text.ljust(w))
         return "  ".join(parts).rstrip()
 
-    out = [line([c.header for c, _ in fitted])]
+    out = [line([safe(c.header) for c, _ in fitted])]
     out.append("  ".join("-" * w for _, w in fitted))
-    out += [line([c.cell(r) for c, _ in fitted]) for r in rows]
+    out += [line([cells[id(c)][i] for c, _ in fitted]) for i in range(len(rows))]
     return out
 
 
 def _md_cell(text: str) -> str:
+    """A Markdown table cell: backslash and pipe escaped, HTML characters as entities."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
@@ -167,9 +241,9 @@ def markdown_table(columns: Sequence[Column], rows: Sequence[Any]) -> list[str]:
     """A GitHub-flavoured Markdown table (every column, nothing cut but whitespace)."""
     if not rows:
         return ["_(none)_"]
-    out = ["| " + " | ".join(_md_cell(c.header) for c in columns) + " |"]
+    out = ["| " + " | ".join(_md_cell(safe(c.header)) for c in columns) + " |"]
     out.append("| " + " | ".join("---:" if c.right else "---" for c in columns) + " |")
-    out += ["| " + " | ".join(_md_cell(c.cell(r)) for c in columns) + " |" for r in rows]
+    out += ["| " + " | ".join(_md_cell(_cell(c, r)) for c in columns) + " |" for r in rows]
     return out
 
 
@@ -191,6 +265,28 @@ QUERY_COLUMNS: tuple[Column, ...] = (
     Column("blks read", lambda q: num(q.shared_blks_read), priority=3),
     Column("query", lambda q: one_line(q.query), right=False, flex=True, min_width=40),
 )
+
+
+def _named(name: str | None, oid: int | None) -> str:
+    """A database or role name; ``oid 1234`` once it was dropped."""
+    if name is not None:
+        return name
+    return "-" if oid is None else f"oid {oid}"
+
+
+SCOPE_COLUMNS: tuple[Column, ...] = (
+    Column("database", lambda q: _named(q.database, q.dbid), right=False, priority=8),
+    Column("user", lambda q: _named(q.username, q.userid), right=False, priority=6),
+)
+"""The columns that tell the databases and users apart, for ``--all-databases``."""
+
+
+def query_columns(*, all_databases: bool = False) -> tuple[Column, ...]:
+    """The columns of a statement list; with ``all_databases`` also database and user."""
+    if not all_databases:
+        return QUERY_COLUMNS
+    return (QUERY_COLUMNS[0], *SCOPE_COLUMNS, *QUERY_COLUMNS[1:])
+
 
 TABLE_COLUMNS: tuple[Column, ...] = (
     Column("table", lambda t: f"{t.schema}.{t.table}", right=False, flex=True, min_width=24),
@@ -216,7 +312,7 @@ INDEX_COLUMNS: tuple[Column, ...] = (
 def database_lines(d: DatabaseStatistics) -> list[tuple[str, str]]:
     """Label/value pairs of the database statistics worth a glance."""
     return [
-        ("database", d.database),
+        ("database", safe(d.database)),
         ("size", size(d.size_bytes)),
         ("backends", num(d.backends)),
         ("cache hit", pct(d.cache_hit_ratio)),
@@ -238,16 +334,16 @@ def setup_lines(report: SetupReport, width: int | None = None) -> list[str]:
     width = terminal_width() if width is None else width
     out: list[str] = []
     for f in report.findings:
-        head = f"[{f.severity.upper():<7}] {f.check}: {f.found}"
+        head = f"[{f.severity.upper():<7}] {safe(f.check)}: {safe(f.found)}"
         out += textwrap.wrap(head, width, subsequent_indent=" " * 10) or [head]
         if f.severity != "ok":
             out += textwrap.wrap(
-                f"why: {f.why}", width, initial_indent=" " * 10, subsequent_indent=" " * 15
+                f"why: {safe(f.why)}", width, initial_indent=" " * 10, subsequent_indent=" " * 15
             )
         if f.fix is not None and f.severity != "ok":
             restart = " (restart required)" if f.restart_required else ""
             out += textwrap.wrap(
-                f"fix: {f.fix}{restart}",
+                f"fix: {safe(f.fix)}{restart}",
                 width,
                 initial_indent=" " * 10,
                 subsequent_indent=" " * 15,
@@ -283,11 +379,16 @@ def _plan_node(node: dict[str, Any], depth: int, out: list[str]) -> None:
 
 
 def plan_lines(plan: QueryPlan) -> list[str]:
-    """An indented plan tree like ``EXPLAIN``'s text format, plus a summary."""
+    """An indented plan tree like ``EXPLAIN``'s text format, plus a summary.
+
+    Relation and index names and conditions come from the database: every line is
+    made safe for a terminal (:func:`safe`).
+    """
     out: list[str] = []
     root = plan.plan.get("Plan")
     if isinstance(root, dict):
         _plan_node(root, 0, out)
+        out = [safe(line) for line in out]
     summary = [f"total cost {plan.total_cost}", f"estimated rows {plan.plan_rows}"]
     if plan.generic:
         summary.append("generic plan (no parameter values)")

@@ -41,6 +41,9 @@ WHERE d.datname = pg_catalog.current_database();
 
 -- name: table_statistics
 -- $1 row limit; {{order_by}} is one of the fixed ORDER BY clauses in pgstatkit/_operations.py.
+-- $2 true to include pgstatkit's own tables; $3 their names (pgstatkit/_own.py), the first
+-- being pgstatkit_meta: a table of those names is pgstatkit's when its schema holds
+-- pgstatkit_meta.
 SELECT t.schemaname::text AS schema,
        t.relname::text AS "table",
        t.seq_scan,
@@ -78,12 +81,19 @@ SELECT t.schemaname::text AS schema,
 FROM pg_catalog.pg_stat_user_tables AS t
 CROSS JOIN LATERAL pg_catalog.to_jsonb(t) AS j
 LEFT JOIN pg_catalog.pg_statio_user_tables AS io ON io.relid = t.relid
+WHERE $2::bool
+   OR NOT (t.relname = ANY ($3::text[])
+           AND EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                       JOIN pg_catalog.pg_class AS meta ON meta.relnamespace = c.relnamespace
+                       WHERE c.oid = t.relid AND meta.relname = ($3::text[])[1]
+                         AND meta.relkind = 'r'))
 ORDER BY {{order_by}}
 LIMIT $1;
 
 -- name: index_usage
 -- $1 row limit. Unused: never scanned and not backing a unique, primary-key or
 -- exclusion constraint (those are used by every write even without scans).
+-- $2, $3: pgstatkit's own tables, whose indexes are left out, as in table_statistics.
 SELECT i.schemaname::text AS schema,
        i.relname::text AS "table",
        i.indexrelname::text AS index,
@@ -100,5 +110,11 @@ SELECT i.schemaname::text AS schema,
 FROM pg_catalog.pg_stat_user_indexes AS i
 JOIN pg_catalog.pg_index AS x ON x.indexrelid = i.indexrelid
 CROSS JOIN LATERAL pg_catalog.to_jsonb(i) AS j
+WHERE $2::bool
+   OR NOT (i.relname = ANY ($3::text[])
+           AND EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                       JOIN pg_catalog.pg_class AS meta ON meta.relnamespace = c.relnamespace
+                       WHERE c.oid = i.relid AND meta.relname = ($3::text[])[1]
+                         AND meta.relkind = 'r'))
 ORDER BY unused DESC, i.idx_scan ASC, size_bytes DESC, schema, "table", index
 LIMIT $1;

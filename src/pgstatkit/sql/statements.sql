@@ -56,3 +56,34 @@ SELECT count(*) AS entries,
        pg_catalog.pg_has_role(CURRENT_USER, 'pg_read_all_stats', 'MEMBER') AS sees_all
 FROM {{schema}}.pg_stat_statements(false) AS s
 WHERE s.queryid = $1::int8;
+
+-- name: statement_totals
+-- The statement metrics (pgstatkit/prometheus.py): one row per label set (queryid,
+-- database, user) with every entry of it summed (top-level and nested, and any other
+-- duplicates, such as dropped roles) *before* the top $1 by total execution time are
+-- picked, so an exported counter never goes down without a reset. Only the columns the
+-- metrics export. $2: read the statement texts (pg_stat_statements(showtext)); they are
+-- needed for the query label and to recognise pgstatkit's own statements. $3: include
+-- pgstatkit's own statements. $4: return the texts (the query label).
+-- {{own_filter}} is the fixed condition of pgstatkit/_own.py.
+SELECT p.queryid,
+       d.datname::text AS database,
+       r.rolname::text AS username,
+       pg_catalog.sum(p.calls)::int8 AS calls,
+       pg_catalog.sum(p.rows)::int8 AS rows,
+       pg_catalog.sum(p.total_exec_time)::float8 AS total_exec_time_ms,
+       pg_catalog.sum(p.total_plan_time)::float8 AS total_plan_time_ms,
+       pg_catalog.sum(p.shared_blks_hit)::int8 AS shared_blks_hit,
+       pg_catalog.sum(p.shared_blks_read)::int8 AS shared_blks_read,
+       pg_catalog.sum(p.temp_blks_written)::int8 AS temp_blks_written,
+       CASE WHEN $4::bool THEN pg_catalog.min(p.query) END AS query
+FROM {{schema}}.pg_stat_statements($2::bool) AS p
+LEFT JOIN pg_catalog.pg_database AS d ON d.oid = p.dbid
+LEFT JOIN pg_catalog.pg_roles AS r ON r.oid = p.userid
+WHERE p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
+                WHERE db.datname = pg_catalog.current_database())
+  AND p.queryid IS NOT NULL
+  AND ($3::bool OR {{own_filter}})
+GROUP BY p.queryid, d.datname, r.rolname
+ORDER BY total_exec_time_ms DESC, calls DESC, p.queryid
+LIMIT $1;

@@ -1,0 +1,94 @@
+"""How pgstatkit recognises its own statements and objects, to leave them out of results.
+
+Statements
+    Every statement an operation sends carries :data:`MARKER`, a comment placed right
+    after the statement's first keyword (``SELECT /* pgstatkit:internal */ ...``):
+    :func:`mark` puts it there, :mod:`pgstatkit._run` applies it to every query. A
+    comment *inside* the statement survives in ``pg_stat_statements``' stored text on
+    every version; a leading one does not (PostgreSQL 18 stores the text from the
+    first keyword). The SQL filter :func:`statement_filter` keeps the entries whose text
+    lacks the marker.
+
+    Limits: ``pg_stat_statements`` keeps the text of the *first* execution of a
+    ``queryid``, and comments do not change the ``queryid``; an entry is recognised
+    only if pgstatkit ran it first. Transaction control (``BEGIN``, ``SAVEPOINT``,
+    ``ROLLBACK``, ``COMMIT``...) is sent by the drivers and shared with every other
+    client (PostgreSQL 16+ even merges savepoint names): those utility entries are
+    never hidden.
+
+Objects
+    :data:`OWN_TABLES` are the tables pgstatkit's ``install`` creates in its helper
+    schema; :func:`pgstatkit._operations.table_statistics` and ``index_usage`` leave out
+    a table of that name (and its indexes) when its schema holds ``pgstatkit_meta``,
+    pgstatkit's ownership record. A user's tables in the same schema stay listed. The
+    helper views are not in the table statistics at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MARKER", "OWN_TABLES", "mark", "statement_filter"]
+
+MARKER = "/* pgstatkit:internal */"
+"""The comment in every statement pgstatkit sends."""
+
+OWN_TABLES: tuple[str, ...] = ("pgstatkit_meta",)
+"""Tables install creates in the helper schema (the first is the ownership record)."""
+
+# Leading whitespace, comments (block comments nest in PostgreSQL) and parentheses.
+_SPACE_OR_LINE_COMMENT = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|\()*")
+# A whole identifier or keyword, as PostgreSQL's lexer reads one (never split it).
+_WORD = re.compile("[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*")
+
+
+def _skip_block_comment(sql: str, pos: int) -> int:
+    """The position after the (nested) block comment starting at ``pos``."""
+    depth = 0
+    while pos < len(sql):
+        if sql.startswith("/*", pos):
+            depth, pos = depth + 1, pos + 2
+        elif sql.startswith("*/", pos):
+            depth, pos = depth - 1, pos + 2
+            if depth == 0:
+                return pos
+        else:
+            pos += 1
+    return pos
+
+
+def _first_token(sql: str) -> int:
+    pos = 0
+    while True:
+        skipped = _SPACE_OR_LINE_COMMENT.match(sql, pos)  # always matches (maybe empty)
+        pos = skipped.end() if skipped is not None else pos
+        if not sql.startswith("/*", pos):
+            return pos
+        pos = _skip_block_comment(sql, pos)
+
+
+def mark(sql: str) -> str:
+    """``sql`` with :data:`MARKER` right after its first keyword (idempotent).
+
+    Leading comments and parentheses are skipped; a statement that does not start with
+    a keyword gets the marker before its first token.
+    """
+    start = _first_token(sql)
+    word = _WORD.match(sql, start)
+    if word is None:
+        if sql[:start].rstrip().endswith(MARKER):
+            return sql
+        return f"{sql[:start]}{MARKER} {sql[start:]}"
+    at = word.end()
+    if sql[at:].lstrip().startswith(MARKER):
+        return sql
+    return f"{sql[:at]} {MARKER} {sql[at:].lstrip(' ')}"
+
+
+def statement_filter(query_column: str = "p.query") -> str:
+    """A SQL condition true for the entries pgstatkit did not send (fixed SQL text).
+
+    Entries without a visible text (``NULL``, or another role's
+    ``<insufficient privilege>``) are kept: they are not pgstatkit's.
+    """
+    return f"(pg_catalog.strpos({query_column}, '{MARKER}') > 0) IS NOT TRUE"
