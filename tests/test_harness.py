@@ -25,7 +25,6 @@ from harness.servers import (
     ServerSpec,
     ServerUnavailableError,
     TestServer,
-    build_uri,
     docker_id,
     local_specs,
 )
@@ -35,6 +34,7 @@ from pgstatkit.testing import (
     Cluster,
     ClusterError,
     Installation,
+    RunningCluster,
     embedded_installation,
     find_installations,
     wheel_installations,
@@ -97,7 +97,7 @@ def test_local_server_settings(pg_server: TestServer) -> None:
         "shared_buffers=2048",  # 8 kB pages: 16 MB
         "track_io_timing=on",
     ]
-    assert pg_server.port != 5432
+    assert pg_server.cluster.port != 5432
     assert pg_server.major == int(pg_server.id.removeprefix("pg"))
     assert pg_server.psql("SHOW server_version_num").startswith(str(pg_server.major))
 
@@ -159,11 +159,14 @@ def test_dsn_kind_prepares_an_existing_server(pg_server: TestServer) -> None:
     try:
         spec = ServerSpec(id="dsn", kind="dsn", dsn=pg_server.cluster.dsn(dbname="postgres"))
         remote = pool.get(spec)
-        assert (remote.kind, remote.major, remote.port) == ("dsn", pg_server.major, pg_server.port)
+        assert (remote.kind, remote.major, remote.cluster) == ("dsn", pg_server.major, None)
+        assert isinstance(remote.server, RunningCluster)
+        assert remote.psql("SHOW port") == str(pg_server.cluster.port)
         assert remote.psql("SELECT current_database(), current_user") == "pgstatkit_test|postgres"
         assert remote.psql("SELECT current_user", user=remote.plain_role) == remote.plain_role
     finally:
         pool.close()
+    assert pg_server.cluster.running  # the pool does not stop a server it did not start
 
 
 def test_docker_without_engine_is_unavailable() -> None:
@@ -184,18 +187,6 @@ def test_docker_without_engine_is_unavailable() -> None:
     with pytest.raises(ServerUnavailableError):  # remembered, not retried
         pool.get(spec)
     pool.close()
-
-
-def test_build_uri_quotes() -> None:
-    uri = build_uri(
-        host="::1",
-        port=5,
-        user="a b",
-        password="p@ss",
-        dbname="d/b",
-        params=(("sslmode", "disable"),),
-    )
-    assert uri == "postgresql://a%20b:p%40ss@[::1]:5/d%2Fb?sslmode=disable"
 
 
 # --------------------------------------------------------------------------- installations
