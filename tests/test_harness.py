@@ -386,6 +386,9 @@ def test_remote(pg_server):
     assert pg_server.psql(ext) == "1"
     assert pg_server.psql(ext, dbname=pg_server.no_extension_db) == "0"
     assert pg_server.psql("SELECT current_user", user=pg_server.monitor_role) == "pgstatkit_monitor"
+    for db in (pg_server.dbname, pg_server.no_extension_db):  # CREATE on public granted
+        sql = "CREATE TABLE public.inner_t (i int); DROP TABLE inner_t; SELECT current_user"
+        assert pg_server.psql(sql, dbname=db, user=pg_server.plain_role) == "pgstatkit_plain"
     with open(os.environ["PGSTATKIT_INNER_RECORD"], "a") as f:
         f.write(json.dumps({"id": pg_server.id, "major": pg_server.major}) + "\\n")
 """
