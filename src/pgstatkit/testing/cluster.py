@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -95,7 +96,6 @@ __all__ = [
 log = logging.getLogger("pgstatkit.testing")
 
 _SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-_PORT_TAKEN_MARKERS = ("Address already in use", "could not create any TCP/IP sockets")
 _SUPERUSER = "postgres"
 _START_ATTEMPTS = 5
 
@@ -151,6 +151,20 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _port_taken(port: int) -> bool:
+    """Whether something listens on ``port`` now: a bind fails with ``EADDRINUSE``.
+
+    Asked after a server exited during start; decided by errno, not by the server log,
+    whose messages are in the language of the cluster's ``lc_messages``.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((Cluster.host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def _conf_value(value: str) -> str:
@@ -516,13 +530,12 @@ class Cluster(BaseCluster):
         while True:
             if proc.poll() is not None:
                 self._proc = None
-                log_text = self._read_log()
-                if not last and any(m in log_text for m in _PORT_TAKEN_MARKERS):
+                if not last and _port_taken(port):
                     return False
                 raise ClusterError(
                     f"PostgreSQL {self.installation.version} exited with code "
                     f"{proc.returncode} during start (port {port}); server log "
-                    f"{self.log_path}:\n{_tail(log_text)}"
+                    f"{self.log_path}:\n{_tail(self._read_log())}"
                 )
             if self._postmaster_ready():
                 return True
