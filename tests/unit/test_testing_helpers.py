@@ -156,7 +156,7 @@ def test_reaper_ignores_terminal_signals(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- URIs
 
-NAMES = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=12)
+NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=12)
 HOSTS = st.sampled_from(["localhost", "127.0.0.1", "::1", "db.example.com"])
 
 
@@ -185,6 +185,11 @@ def test_dsn_is_what_libpq_reads(
         "dbname": dbname,
     }
     assert _Uri.parse(server.dsn()) == _Uri.parse(RunningCluster(server.dsn()).dsn())
+
+
+def test_dsn_parts_must_be_utf8() -> None:
+    with pytest.raises(ValueError, match="surrogates"):
+        RunningCluster.from_address("localhost", user="\ud800")
 
 
 def test_dsn_replaces_database_and_role() -> None:

@@ -160,6 +160,9 @@ class RunningCluster(BaseCluster):
         ``host`` may also be a Unix-socket directory (``/var/run/postgresql``); it then
         goes into the ``host`` query parameter. The other arguments are those of the
         constructor, and the URI's user, password, database and query parameters.
+
+        Raises:
+            ValueError: a part cannot be encoded as UTF-8 (a lone surrogate).
         """
         uri = _Uri(
             scheme="postgresql",
