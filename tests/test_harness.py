@@ -25,7 +25,6 @@ from harness.servers import (
     ServerSpec,
     ServerUnavailableError,
     TestServer,
-    build_uri,
     docker_id,
     local_specs,
 )
@@ -35,6 +34,7 @@ from pgstatkit.testing import (
     Cluster,
     ClusterError,
     Installation,
+    RunningCluster,
     embedded_installation,
     find_installations,
     wheel_installations,
@@ -97,7 +97,7 @@ def test_local_server_settings(pg_server: TestServer) -> None:
         "shared_buffers=2048",  # 8 kB pages: 16 MB
         "track_io_timing=on",
     ]
-    assert pg_server.port != 5432
+    assert pg_server.cluster.port != 5432
     assert pg_server.major == int(pg_server.id.removeprefix("pg"))
     assert pg_server.psql("SHOW server_version_num").startswith(str(pg_server.major))
 
@@ -159,11 +159,14 @@ def test_dsn_kind_prepares_an_existing_server(pg_server: TestServer) -> None:
     try:
         spec = ServerSpec(id="dsn", kind="dsn", dsn=pg_server.cluster.dsn(dbname="postgres"))
         remote = pool.get(spec)
-        assert (remote.kind, remote.major, remote.port) == ("dsn", pg_server.major, pg_server.port)
+        assert (remote.kind, remote.major, remote.cluster) == ("dsn", pg_server.major, None)
+        assert isinstance(remote.server, RunningCluster)
+        assert remote.psql("SHOW port") == str(pg_server.cluster.port)
         assert remote.psql("SELECT current_database(), current_user") == "pgstatkit_test|postgres"
         assert remote.psql("SELECT current_user", user=remote.plain_role) == remote.plain_role
     finally:
         pool.close()
+    assert pg_server.cluster.running  # the pool does not stop a server it did not start
 
 
 def test_docker_without_engine_is_unavailable() -> None:
@@ -184,18 +187,6 @@ def test_docker_without_engine_is_unavailable() -> None:
     with pytest.raises(ServerUnavailableError):  # remembered, not retried
         pool.get(spec)
     pool.close()
-
-
-def test_build_uri_quotes() -> None:
-    uri = build_uri(
-        host="::1",
-        port=5,
-        user="a b",
-        password="p@ss",
-        dbname="d/b",
-        params=(("sslmode", "disable"),),
-    )
-    assert uri == "postgresql://a%20b:p%40ss@[::1]:5/d%2Fb?sslmode=disable"
 
 
 # --------------------------------------------------------------------------- installations
@@ -387,6 +378,19 @@ def test_no_preload(pg_server_no_preload):
 def test_nothing_started():
     names = os.listdir(tempfile.gettempdir())
     assert not [n for n in names if n.startswith("pgstatkit-cluster-")]
+
+
+def test_remote(pg_server):
+    assert (pg_server.kind, pg_server.cluster) == ("dsn", None)
+    ext = "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
+    assert pg_server.psql(ext) == "1"
+    assert pg_server.psql(ext, dbname=pg_server.no_extension_db) == "0"
+    assert pg_server.psql("SELECT current_user", user=pg_server.monitor_role) == "pgstatkit_monitor"
+    for db in (pg_server.dbname, pg_server.no_extension_db):  # CREATE on public granted
+        sql = "CREATE TABLE public.inner_t (i int); DROP TABLE inner_t; SELECT current_user"
+        assert pg_server.psql(sql, dbname=db, user=pg_server.plain_role) == "pgstatkit_plain"
+    with open(os.environ["PGSTATKIT_INNER_RECORD"], "a") as f:
+        f.write(json.dumps({"id": pg_server.id, "major": pg_server.major}) + "\\n")
 """
 
 
@@ -415,7 +419,15 @@ def _available_local() -> list[ServerSpec]:
 class Inner:
     """An inner pytest session using the harness plugin, in its own process group."""
 
-    def __init__(self, work: Path, *, select: str, expect: int, hang: bool) -> None:
+    def __init__(
+        self,
+        work: Path,
+        *,
+        select: str,
+        expect: int,
+        hang: bool,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.work = work
         self.record = work / "record.jsonl"
         self.tmpdir = Path(tempfile.mkdtemp(prefix="pgstatkit-inner-tmp-"))
@@ -432,6 +444,7 @@ class Inner:
             PGSTATKIT_INNER_EXPECT=str(expect),
             PGSTATKIT_INNER_HANG="1" if hang else "",
         )
+        env.update(extra_env or {})
         argv = [
             sys.executable,
             "-m",
@@ -510,8 +523,16 @@ def inner(tmp_path: Path) -> Iterator[list[Inner]]:
         run.close()
 
 
-def _start_inner(runs: list[Inner], work: Path, *, select: str, expect: int, hang: bool) -> Inner:
-    run = Inner(work, select=select, expect=expect, hang=hang)
+def _start_inner(
+    runs: list[Inner],
+    work: Path,
+    *,
+    select: str,
+    expect: int,
+    hang: bool,
+    extra_env: dict[str, str] | None = None,
+) -> Inner:
+    run = Inner(work, select=select, expect=expect, hang=hang, extra_env=extra_env)
     runs.append(run)
     return run
 
@@ -541,7 +562,7 @@ def test_teardown_after_normal_session(inner: list[Inner], tmp_path: Path) -> No
 def test_nothing_started_without_server_tests(inner: list[Inner], tmp_path: Path) -> None:
     run = _start_inner(inner, tmp_path, select="nothing_started", expect=1, hang=False)
     assert run.proc.wait(timeout=60) == 0, run.output()
-    expected = f"1 passed, {2 * len(server_matrix()[1])} deselected"  # 2 server tests x majors
+    expected = f"1 passed, {3 * len(server_matrix()[1])} deselected"  # 3 server tests x majors
     assert expected in run.output()
     assert run.entries() == []
 
@@ -569,3 +590,26 @@ def test_ctrl_c_tears_down_clusters(inner: list[Inner], tmp_path: Path) -> None:
     assert run.proc.wait(timeout=30) == 2, run.output()  # pytest: interrupted
     assert "KeyboardInterrupt" in run.output()
     run.assert_cleaned_up(timeout_s=2.0)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_dsn_kind_end_to_end(inner: list[Inner], tmp_path: Path) -> None:
+    """PGSTATKIT_TEST_DSN at a fresh cluster: the inner run prepares it and leaves it running."""
+    with Cluster(_any_installation()) as cluster:
+        run = _start_inner(
+            inner,
+            tmp_path,
+            select="remote and dsn",
+            expect=1,
+            hang=False,
+            extra_env={servers.DSN_ENV: cluster.dsn()},
+        )
+        assert run.proc.wait(timeout=120) == 0, run.output()
+        assert "dsn: 1 passed" in run.output()
+        assert run.entries() == [{"id": "dsn", "major": cluster.major}]
+        assert cluster.running
+        databases = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"
+        assert cluster.psql(f"{databases} WHERE datname LIKE 'pgstatkit%'") == (
+            "pgstatkit_test,pgstatkit_test_noext"
+        )

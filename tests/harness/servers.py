@@ -1,8 +1,12 @@
-"""The server matrix of the test suite and the servers themselves (stdlib + psql only).
+"""The server matrix of the test suite and the servers themselves (``pgstatkit.testing``).
 
 A *spec* (:class:`ServerSpec`) is known at collection time, cheaply (no server is
-started); a :class:`TestServer` exists once its server has been started and prepared
-by :class:`ServerPool`.
+started); a :class:`TestServer` exists once its server has been started (or attached
+to) and prepared by :class:`ServerPool`. The servers are ``pgstatkit.testing``'s: a
+temporary :class:`~pgstatkit.testing.Cluster` for the local majors, a
+:class:`~pgstatkit.testing.RunningCluster` for ``$PGSTATKIT_TEST_DSN`` and the Docker
+containers; :func:`prepare` turns any started one into a :class:`TestServer` with their
+``psql``.
 
 Every prepared server has, besides the superuser:
 
@@ -23,15 +27,20 @@ import contextlib
 import dataclasses
 import os
 import re
-import shutil
 import subprocess
 import sys
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from pgstatkit.testing import Cluster, Installation, find_installations, wheel_installations
+from pgstatkit.testing import (
+    BaseCluster,
+    Cluster,
+    Installation,
+    RunningCluster,
+    find_installations,
+    wheel_installations,
+)
 
 DSN_ENV = "PGSTATKIT_TEST_DSN"
 IMAGES_ENV = "PGSTATKIT_TEST_IMAGES"
@@ -41,6 +50,7 @@ NO_EXTENSION_DB = "pgstatkit_test_noext"
 MONITOR_ROLE = "pgstatkit_monitor"
 PLAIN_ROLE = "pgstatkit_plain"
 ROLE_PASSWORD = "pgstatkit"
+ROLE_PASSWORDS = {MONITOR_ROLE: ROLE_PASSWORD, PLAIN_ROLE: ROLE_PASSWORD}
 
 # Majors the suite expects on a developer machine / CI, and how to get each one when it
 # is missing: the system's packages for 15, the wheels of the test extra for 17 and 18.
@@ -198,6 +208,9 @@ class TestServer:
 
     Attributes:
         id: Test id, e.g. ``"pg15"``, ``"pg17"``, ``"pg18"``, ``"dsn"``, ``"docker-pg16"``.
+        kind: ``"local"``, ``"dsn"`` or ``"docker"``.
+        server: The :class:`pgstatkit.testing.Cluster` (local) or
+            :class:`pgstatkit.testing.RunningCluster` (``dsn``, ``docker``) behind it.
         major: Server major version.
         dsn: Superuser URI to :attr:`dbname` (``postgresql://...``).
         dbname: ``"pgstatkit_test"``: ``pg_stat_statements`` extension created.
@@ -220,21 +233,26 @@ class TestServer:
 
     id: str
     kind: str
-    major: int
-    host: str
-    port: int
-    superuser: str
-    password: str | None
-    psql_bin: Path | None
+    server: BaseCluster
     preloaded: bool = True
     lc_messages: str | None = None
     message_language: str = "en"
-    cluster: Cluster | None = None
-    params: tuple[tuple[str, str], ...] = ()
     dbname: str = TEST_DB
     no_extension_db: str = NO_EXTENSION_DB
     monitor_role: str = MONITOR_ROLE
     plain_role: str = PLAIN_ROLE
+
+    @property
+    def major(self) -> int:
+        return self.server.major
+
+    @property
+    def superuser(self) -> str:
+        return self.server.user
+
+    @property
+    def cluster(self) -> Cluster | None:
+        return self.server if isinstance(self.server, Cluster) else None
 
     @property
     def dsn(self) -> str:
@@ -242,121 +260,71 @@ class TestServer:
 
     def dsn_for(self, *, dbname: str | None = None, user: str | None = None) -> str:
         """URI for ``dbname`` (default :attr:`dbname`) as ``user`` (default: superuser)."""
-        user = user or self.superuser
-        if user == self.superuser:
-            password = self.password
-        elif user in (self.monitor_role, self.plain_role) and self.kind != "local":
-            password = ROLE_PASSWORD
-        else:
-            password = None
-        return build_uri(
-            host=self.host,
-            port=self.port,
-            user=user,
-            password=password,
-            dbname=dbname or self.dbname,
-            params=self.params,
-        )
+        return self.server.dsn(dbname=dbname or self.dbname, user=user or self.superuser)
 
     def psql(self, sql: str, dbname: str | None = None, user: str | None = None) -> str:
         """Run SQL with psql (``-X -v ON_ERROR_STOP=1 -At -q``); stdout without final newline."""
-        if self.cluster is not None:
-            return self.cluster.psql(sql, dbname=dbname or self.dbname, user=user or self.superuser)
-        if self.psql_bin is None:
-            raise ServerUnavailableError("no psql client found (install postgresql-client)")
-        return run_psql(self.psql_bin, self.dsn_for(dbname=dbname, user=user), sql)
+        return self.server.psql(sql, dbname=dbname or self.dbname, user=user or self.superuser)
 
 
-def build_uri(
+# Idempotent: creates or fixes the test roles and databases (run as a superuser). psql
+# quotes the values of the variables (:'x' as a literal, :"x" as an identifier).
+SETUP_SQL = r"""
+SELECT format('CREATE ROLE %I LOGIN', :'monitor') WHERE NOT EXISTS
+  (SELECT FROM pg_roles WHERE rolname = :'monitor') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'plain') WHERE NOT EXISTS
+  (SELECT FROM pg_roles WHERE rolname = :'plain') \gexec
+ALTER ROLE :"monitor" LOGIN NOSUPERUSER PASSWORD :'password';
+ALTER ROLE :"plain" LOGIN NOSUPERUSER PASSWORD :'password';
+GRANT pg_monitor TO :"monitor";
+SELECT format('REVOKE pg_monitor FROM %I', :'plain')
+  WHERE pg_has_role(:'plain', 'pg_monitor', 'MEMBER') \gexec
+SELECT format('CREATE DATABASE %I', :'test_db') WHERE NOT EXISTS
+  (SELECT FROM pg_database WHERE datname = :'test_db') \gexec
+SELECT format('CREATE DATABASE %I', :'noext_db') WHERE NOT EXISTS
+  (SELECT FROM pg_database WHERE datname = :'noext_db') \gexec
+GRANT CONNECT, TEMPORARY ON DATABASE :"test_db" TO :"monitor", :"plain";
+GRANT CONNECT, TEMPORARY ON DATABASE :"noext_db" TO :"monitor", :"plain";
+\connect :test_db
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+GRANT USAGE, CREATE ON SCHEMA public TO :"monitor", :"plain";
+\connect :noext_db
+DROP EXTENSION IF EXISTS pg_stat_statements;
+GRANT USAGE, CREATE ON SCHEMA public TO :"monitor", :"plain";
+"""
+
+SETUP_VARIABLES = {
+    "monitor": MONITOR_ROLE,
+    "plain": PLAIN_ROLE,
+    "password": ROLE_PASSWORD,
+    "test_db": TEST_DB,
+    "noext_db": NO_EXTENSION_DB,
+}
+
+
+def prepare(
+    server: BaseCluster,
     *,
-    host: str,
-    port: int,
-    user: str,
-    password: str | None,
-    dbname: str,
-    params: tuple[tuple[str, str], ...] = (),
-) -> str:
-    quote = urllib.parse.quote
-    userinfo = quote(user, safe="")
-    if password is not None:
-        userinfo += ":" + quote(password, safe="")
-    hostpart = f"[{host}]" if ":" in host else host
-    uri = f"postgresql://{userinfo}@{hostpart}:{port}/{quote(dbname, safe='')}"
-    if params:
-        uri += "?" + urllib.parse.urlencode(params)
-    return uri
+    id: str,
+    kind: str,
+    preloaded: bool = True,
+    lc_messages: str | None = None,
+    message_language: str = "en",
+) -> TestServer:
+    """Create the test databases and roles on a started ``server``; its :class:`TestServer`.
 
-
-def psql_client(installation: Installation | None = None) -> Path | None:
-    """A psql binary: the installation's, else PATH, else any installation found."""
-    candidates = [installation.bindir / "psql"] if installation else []
-    found = shutil.which("psql")
-    if found:
-        candidates.append(Path(found))
-    candidates += [inst.bindir / "psql" for inst in find_installations()]
-    candidates += [inst.bindir / "psql" for inst in wheel_installations()]
-    return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
-
-
-def run_psql(psql_bin: Path, dsn: str, sql: str, timeout_s: float = 120.0) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["PGCONNECT_TIMEOUT"] = "10"
-    env["PGCLIENTENCODING"] = "UTF8"
-    argv = [str(psql_bin), "-X", "-v", "ON_ERROR_STOP=1", "-At", "-q", "-d", dsn, "-f", "-"]
-    proc = subprocess.run(
-        argv,
-        input=sql,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=env,
-        timeout=timeout_s,
-        check=False,
+    ``server`` is any :class:`pgstatkit.testing.BaseCluster` (a :class:`Cluster` or a
+    :class:`RunningCluster`); the other arguments become the :class:`TestServer`'s.
+    """
+    server.psql(SETUP_SQL, variables=SETUP_VARIABLES)
+    return TestServer(
+        id=id,
+        kind=kind,
+        server=server,
+        preloaded=preloaded,
+        lc_messages=lc_messages,
+        message_language=message_language,
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"psql failed (exit {proc.returncode}): {proc.stderr.strip()}")
-    return proc.stdout.removesuffix("\n")
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
-def setup_sql() -> str:
-    """Idempotent psql script creating the test databases and roles (run as superuser)."""
-    roles = f"{_ident(MONITOR_ROLE)}, {_ident(PLAIN_ROLE)}"
-    lines = []
-    for role in (MONITOR_ROLE, PLAIN_ROLE):
-        lines += [
-            f"SELECT 'CREATE ROLE {_ident(role)} LOGIN' WHERE NOT EXISTS "
-            f"(SELECT FROM pg_roles WHERE rolname = {_lit(role)}) \\gexec",
-            f"ALTER ROLE {_ident(role)} LOGIN NOSUPERUSER PASSWORD {_lit(ROLE_PASSWORD)};",
-        ]
-    lines += [
-        f"GRANT pg_monitor TO {_ident(MONITOR_ROLE)};",
-        f"SELECT 'REVOKE pg_monitor FROM {_ident(PLAIN_ROLE)}' "
-        f"WHERE pg_has_role({_lit(PLAIN_ROLE)}, 'pg_monitor', 'MEMBER') \\gexec",
-    ]
-    for db in (TEST_DB, NO_EXTENSION_DB):
-        lines += [
-            f"SELECT 'CREATE DATABASE {_ident(db)}' WHERE NOT EXISTS "
-            f"(SELECT FROM pg_database WHERE datname = {_lit(db)}) \\gexec",
-            f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(db)} TO {roles};",
-        ]
-    for db, ext in ((TEST_DB, True), (NO_EXTENSION_DB, False)):
-        lines += [
-            f"\\connect {db}",
-            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
-            if ext
-            else "DROP EXTENSION IF EXISTS pg_stat_statements;",
-            f"GRANT USAGE, CREATE ON SCHEMA public TO {roles};",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- pool
@@ -444,75 +412,32 @@ class ServerPool:
         )
         self._closers.append(cluster.stop)
         cluster.start()
-        cluster.psql(setup_sql())
-        return TestServer(
+        return prepare(
+            cluster,
             id=spec.id,
             kind="local",
-            major=cluster.major,
-            host=cluster.host,
-            port=cluster.port,
-            superuser="postgres",
-            password=None,
-            psql_bin=psql_client(spec.installation),
             preloaded=preload,
             lc_messages=lc_messages,
             message_language=language,
-            cluster=cluster,
         )
 
-    def _prepare_remote(
-        self,
-        spec: ServerSpec,
-        *,
-        host: str,
-        port: int,
-        user: str,
-        password: str | None,
-        dbname: str,
-        params: tuple[tuple[str, str], ...],
-    ) -> TestServer:
-        psql = psql_client()
-        if psql is None:
-            raise ServerUnavailableError(f"{spec.id}: no psql client found to prepare the server")
-        base = build_uri(
-            host=host, port=port, user=user, password=password, dbname=dbname, params=params
-        )
-        info = run_psql(psql, base, "SHOW server_version_num;\nSHOW shared_preload_libraries;")
-        version_num, preload_libs = [*info.splitlines(), "", ""][:2]
+    def _prepare_remote(self, spec: ServerSpec, server: RunningCluster) -> TestServer:
+        """Check that the server preloads pg_stat_statements, then :func:`prepare` it."""
+        preload_libs = server.psql("SHOW shared_preload_libraries")
         if "pg_stat_statements" not in preload_libs:
             raise ServerUnavailableError(
                 f"{spec.id}: pg_stat_statements is not in shared_preload_libraries "
-                f"({preload_libs!r}) of the server at {host}:{port}"
+                f"({preload_libs!r}) of the server {server!r}"
             )
-        run_psql(psql, base, setup_sql())
-        return TestServer(
-            id=spec.id,
-            kind=spec.kind,
-            major=int(version_num) // 10000,
-            host=host,
-            port=port,
-            superuser=user,
-            password=password,
-            psql_bin=psql,
-            params=params,
-        )
+        return prepare(server, id=spec.id, kind=spec.kind)
 
     def _start_dsn(self, spec: ServerSpec) -> TestServer:
         assert spec.dsn is not None
-        parts = urllib.parse.urlsplit(spec.dsn)
-        if parts.scheme not in ("postgresql", "postgres"):
-            raise ServerUnavailableError(
-                f"{DSN_ENV} must be a postgresql:// URI, got {parts.scheme!r}"
-            )
-        return self._prepare_remote(
-            spec,
-            host=parts.hostname or "",
-            port=parts.port or 5432,
-            user=urllib.parse.unquote(parts.username or "postgres"),
-            password=urllib.parse.unquote(parts.password) if parts.password is not None else None,
-            dbname=urllib.parse.unquote(parts.path.lstrip("/")) or "postgres",
-            params=tuple(urllib.parse.parse_qsl(parts.query)),
-        )
+        try:
+            server = RunningCluster(spec.dsn, passwords=ROLE_PASSWORDS)
+        except ValueError as exc:
+            raise ServerUnavailableError(f"{DSN_ENV}: {exc}") from exc
+        return self._prepare_remote(spec, server)
 
     def _start_docker(self, spec: ServerSpec) -> TestServer:
         assert spec.image is not None
@@ -536,12 +461,12 @@ class ServerPool:
                 f"running?): {type(exc).__name__}: {exc}"
             ) from exc
         self._closers.append(container.stop)
-        return self._prepare_remote(
-            spec,
-            host=container.get_container_host_ip(),
-            port=int(container.get_exposed_port(5432)),
+        server = RunningCluster.from_address(
+            container.get_container_host_ip(),
+            int(container.get_exposed_port(5432)),
             user="postgres",
             password=ROLE_PASSWORD,
             dbname="postgres",
-            params=(),
+            passwords=ROLE_PASSWORDS,
         )
+        return self._prepare_remote(spec, server)

