@@ -2,16 +2,37 @@
 
 Two twins with the same shape, :func:`run_async` and :func:`run_sync`: open the guard
 (a transaction, or a savepoint inside the caller's transaction), run the setup
-statement, feed the operation's steps, roll back (or commit), and translate server
-errors into pgstatkit errors. Sessions come from :mod:`pgstatkit.adapters`.
+statement, feed the operation's steps, close the guard (roll back, or commit), run the
+cleanups the steps registered, and translate server errors into pgstatkit errors.
+Sessions come from :mod:`pgstatkit.adapters`.
+
+Whatever ends a call -- a result, an error, a lost connection, or the caller giving up
+(``CancelledError``, e.g. from ``asyncio.wait_for``; ``KeyboardInterrupt`` in the
+blocking API) -- the connection ends as it began: the guard is closed and the cleanups
+have run before the exception leaves. Opening and closing the guard are shielded
+(:class:`AsyncShield`, :class:`SyncShield`): an interruption that arrives meanwhile
+waits until they are done, then is re-raised, so pgstatkit never has to guess whether
+its ``BEGIN`` or ``ROLLBACK`` reached the server. An interruption during a step cancels
+that statement (the drivers do this: asyncpg and psycopg send a cancel request and
+wait for the server to answer) and goes straight to the close.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import asyncio
+import functools
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Generator
+from types import FrameType
+from typing import Any, TypeVar
 
 from pgstatkit._protocol import (
+    NO_ROWS,
+    Cleanup,
     Operation,
+    Query,
+    Result,
     Steps,
     TxState,
     parse_setup,
@@ -22,9 +43,10 @@ from pgstatkit._protocol import (
 from pgstatkit.adapters._base import AsyncSession, SyncSession
 from pgstatkit.errors import PgStatKitError, TransactionStateError
 
-__all__ = ["run_async", "run_sync"]
+__all__ = ["AsyncShield", "SyncShield", "run_async", "run_sync"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _FAILED_TX = (
     "the connection is in a failed transaction (an earlier statement failed); "
@@ -38,61 +60,348 @@ def _translated(exc: Exception, sqlstate: str | None, op: Operation[T]) -> Excep
     return translate_error(sqlstate, str(exc), op.name) or exc
 
 
-async def run_async(session: AsyncSession, op: Operation[T]) -> T:
-    """Run ``op`` on an open async session; see the module docstring."""
-    state = session.tx_state()
+def _usable(state: TxState) -> TxState:
     if state is TxState.FAILED:
         raise TransactionStateError(_FAILED_TX)
-    try:
-        async with session.guard(commit=op.commit):
-            context, previous = parse_setup(await session.fetch(setup_query(op)))
-            steps: Steps[T] = op.steps(context)
+    return state
+
+
+def _next_query(steps: Steps[T], item: Query | Cleanup, cleanups: list[Cleanup]) -> Query:
+    """The next query of ``steps``, registering the cleanups it yields on the way."""
+    while isinstance(item, Cleanup):
+        cleanups.append(item)
+        item = steps.send(NO_ROWS)
+    return item
+
+
+class AsyncShield:
+    """Keeps the caller's cancellations from leaving the connection half-way.
+
+    :meth:`protect` runs guard statements (``BEGIN``, the rollback, the cleanups) to
+    their end: a cancellation of the caller that arrives meanwhile is remembered, and
+    :meth:`check` re-raises it once the connection is back in a known state.
+    :meth:`interruptible` runs a step: the first cancellation reaches the driver, which
+    cancels the statement on the server and waits for its answer; cancellations after
+    that wait for the driver to finish, then the call ends with ``CancelledError``.
+    Both await the work in a task of their own. If that task itself is cancelled (the
+    event loop shutting down), its cancellation propagates at once.
+
+    What remains when the caller cancels again and again: it waits for those
+    statements (a round trip each, bounded by the statement timeout); a connection that
+    hangs without failing holds it until the driver or the OS gives up on it.
+    """
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    async def protect(self, work: Awaitable[R]) -> R:
+        """Await ``work`` to its end; remember a cancellation that arrives meanwhile."""
+        task = asyncio.ensure_future(work)
+        while True:
             try:
-                query = next(steps)
-                while True:
-                    try:
-                        result = await session.fetch(query)
-                    except Exception as exc:  # noqa: PERF203 - rare; cleanup runs in the steps
-                        query = steps.throw(exc)
-                    else:
-                        query = steps.send(result)
-            except StopIteration as stop:
-                value: T = stop.value
-            if op.commit and state is TxState.IN_TRANSACTION:
-                await session.fetch(restore_query(previous))
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:  # noqa: PERF203 - the point of the loop
+                if task.cancelled():
+                    raise
+                self.cancelled = True
+
+    async def interruptible(self, work: Awaitable[R]) -> R:
+        """Await ``work``; the first cancellation cancels it, later ones wait for it."""
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+        task.cancel()
+        await self.protect(_settled(task))
+        raise asyncio.CancelledError
+
+    def check(self) -> None:
+        """Re-raise a cancellation :meth:`protect` deferred (once)."""
+        if self.cancelled:
+            self.cancelled = False
+            raise asyncio.CancelledError
+
+
+async def _settled(task: asyncio.Future[Any]) -> None:
+    """Wait for ``task`` to end, whatever its outcome (read, so asyncio does not log it)."""
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()
+
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+class SyncShield:
+    """The blocking twin of :class:`AsyncShield`, for ``KeyboardInterrupt`` (SIGINT).
+
+    While :meth:`protect` or :meth:`interruptible` runs its work, a SIGINT goes to a
+    handler of the shield's own; the previous handler is put back afterwards. Under
+    :meth:`protect` the signal is only recorded, and :meth:`check` hands it to the
+    previous handler (by default: ``KeyboardInterrupt``) once the work is done. Under
+    :meth:`interruptible` the first signal goes to the previous handler at once, so
+    ``KeyboardInterrupt`` reaches the driver, which cancels the statement and waits for
+    its answer; signals after that are recorded. Python delivers signals to the main
+    thread only, so elsewhere -- and where the handler in place was not set from Python
+    or ignores SIGINT -- the work simply runs. Other exceptions raised asynchronously
+    into the thread are not deferred.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending: tuple[_Handler, FrameType | None] | None = None
+
+    def protect(self, work: Callable[[], R]) -> R:
+        """Call ``work``; a SIGINT that arrives meanwhile waits for :meth:`check`."""
+        return self._run(work, first=False)
+
+    def interruptible(self, work: Callable[[], R]) -> R:
+        """Call ``work``; the first SIGINT interrupts it, later ones wait for :meth:`check`."""
+        return self._run(work, first=True)
+
+    def check(self) -> None:
+        """Deliver a SIGINT the shield recorded (once) to the handler it came through."""
+        if self._pending is not None:
+            handler, frame = self._pending
+            self._pending = None
+            _deliver(handler, frame)
+
+    def _run(self, work: Callable[[], R], *, first: bool) -> R:
+        previous = _sigint_handler()
+        if previous is None:
+            return work()
+        interrupt = [first]
+
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            if interrupt[0]:
+                interrupt[0] = False
+                _deliver(previous, frame)
+            elif self._pending is None:
+                self._pending = (previous, frame)
+
+        try:
+            signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # the main thread of a subinterpreter
+            return work()
+        try:
+            return work()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _sigint_handler() -> _Handler:
+    """The SIGINT handler in place, or None where the shield cannot or need not step in."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    handler: _Handler = signal.getsignal(signal.SIGINT)
+    return None if handler == signal.SIG_IGN else handler
+
+
+def _deliver(handler: _Handler, frame: FrameType | None) -> None:
+    """Hand a SIGINT to ``handler`` as if it had received it."""
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    elif handler is not None:  # SIG_DFL: the signal's default action
+        signal.signal(signal.SIGINT, handler)
+        signal.raise_signal(signal.SIGINT)
+
+
+# ---------------------------------------------------------------------------- async
+
+
+async def run_async(session: AsyncSession, op: Operation[T]) -> T:
+    """Run ``op`` on an open async session; see the module docstring.
+
+    Raises:
+        TransactionStateError: the connection is in a failed transaction.
+        PgStatKitError: a server error pgstatkit recognises (see :mod:`pgstatkit.errors`).
+        asyncio.CancelledError: the caller cancelled; the connection is as it was.
+        Exception: the driver's own error otherwise (a lost connection, for example).
+    """
+    state = _usable(session.tx_state())
+    shield = AsyncShield()
+    cleanups: list[Cleanup] = []
+    try:
+        await shield.protect(session.begin(commit=op.commit))
+        try:
+            shield.check()
+            value = await _steps_async(session, op, state, cleanups, shield)
+        except BaseException as exc:
+            await shield.protect(_close_async(session, cleanups, exc))
+            raise
+        await shield.protect(_close_async(session, cleanups, None))
+        shield.check()
     except Exception as exc:
+        shield.check()
         error = _translated(exc, session.sqlstate(exc), op)
         if error is exc:
             raise
         raise error from exc
     return value
+
+
+async def _steps_async(
+    session: AsyncSession,
+    op: Operation[T],
+    state: TxState,
+    cleanups: list[Cleanup],
+    shield: AsyncShield,
+) -> T:
+    """The setup statement and the operation's steps, inside the guard."""
+
+    async def fetch(query: Query) -> Result:
+        return await shield.interruptible(session.fetch(query))
+
+    context, previous = parse_setup(await fetch(setup_query(op)))
+    steps: Steps[T] = op.steps(context)
+    try:
+        query = _next_query(steps, next(steps), cleanups)
+        while True:
+            try:
+                result = await fetch(query)
+            except Exception as exc:  # noqa: PERF203 - rare; the steps may handle it
+                query = _next_query(steps, steps.throw(exc), cleanups)
+            else:
+                query = _next_query(steps, steps.send(result), cleanups)
+    except StopIteration as stop:
+        value: T = stop.value
+    finally:
+        steps.close()
+    if op.commit and state is TxState.IN_TRANSACTION:
+        await fetch(restore_query(previous))
+    return value
+
+
+async def _close_async(
+    session: AsyncSession, cleanups: list[Cleanup], error: BaseException | None
+) -> None:
+    """Close the guard, then run the cleanups (last registered first).
+
+    After a failure (``error``) the close's own errors are dropped: the call's error is
+    the one to report. Otherwise the first error is raised, after every cleanup ran.
+    """
+    failures: list[Exception] = []
+    try:
+        await session.end(error)
+    except Exception as exc:
+        failures.append(exc)
+    for cleanup in reversed(cleanups):
+        try:
+            await _cleanup_async(session, cleanup.steps())
+        except Exception as exc:  # noqa: PERF203 - each cleanup gets its chance
+            failures.append(exc)
+    if failures and error is None:
+        raise failures[0]
+
+
+async def _cleanup_async(session: AsyncSession, steps: Generator[Query, Result, None]) -> None:
+    try:
+        query = next(steps)
+        while True:
+            query = steps.send(await session.fetch(query))
+    except StopIteration:
+        return
+    finally:
+        steps.close()
+
+
+# ---------------------------------------------------------------------------- sync
 
 
 def run_sync(session: SyncSession, op: Operation[T]) -> T:
-    """Run ``op`` on an open blocking session; the twin of :func:`run_async`."""
-    state = session.tx_state()
-    if state is TxState.FAILED:
-        raise TransactionStateError(_FAILED_TX)
+    """Run ``op`` on an open blocking session; the twin of :func:`run_async`.
+
+    Raises:
+        TransactionStateError: the connection is in a failed transaction.
+        PgStatKitError: a server error pgstatkit recognises (see :mod:`pgstatkit.errors`).
+        KeyboardInterrupt: the caller interrupted; the connection is as it was.
+        Exception: the driver's own error otherwise (a lost connection, for example).
+    """
+    state = _usable(session.tx_state())
+    shield = SyncShield()
+    cleanups: list[Cleanup] = []
     try:
-        with session.guard(commit=op.commit):
-            context, previous = parse_setup(session.fetch(setup_query(op)))
-            steps: Steps[T] = op.steps(context)
-            try:
-                query = next(steps)
-                while True:
-                    try:
-                        result = session.fetch(query)
-                    except Exception as exc:  # noqa: PERF203 - rare; cleanup runs in the steps
-                        query = steps.throw(exc)
-                    else:
-                        query = steps.send(result)
-            except StopIteration as stop:
-                value: T = stop.value
-            if op.commit and state is TxState.IN_TRANSACTION:
-                session.fetch(restore_query(previous))
+        shield.protect(functools.partial(session.begin, commit=op.commit))
+        try:
+            shield.check()
+            value = _steps_sync(session, op, state, cleanups, shield)
+        except BaseException as exc:
+            shield.protect(functools.partial(_close_sync, session, cleanups, exc))
+            raise
+        shield.protect(functools.partial(_close_sync, session, cleanups, None))
+        shield.check()
     except Exception as exc:
+        shield.check()
         error = _translated(exc, session.sqlstate(exc), op)
         if error is exc:
             raise
         raise error from exc
     return value
+
+
+def _steps_sync(
+    session: SyncSession,
+    op: Operation[T],
+    state: TxState,
+    cleanups: list[Cleanup],
+    shield: SyncShield,
+) -> T:
+    """The setup statement and the operation's steps, inside the guard."""
+
+    def fetch(query: Query) -> Result:
+        return shield.interruptible(functools.partial(session.fetch, query))
+
+    context, previous = parse_setup(fetch(setup_query(op)))
+    steps: Steps[T] = op.steps(context)
+    try:
+        query = _next_query(steps, next(steps), cleanups)
+        while True:
+            try:
+                result = fetch(query)
+            except Exception as exc:  # noqa: PERF203 - rare; the steps may handle it
+                query = _next_query(steps, steps.throw(exc), cleanups)
+            else:
+                query = _next_query(steps, steps.send(result), cleanups)
+    except StopIteration as stop:
+        value: T = stop.value
+    finally:
+        steps.close()
+    if op.commit and state is TxState.IN_TRANSACTION:
+        fetch(restore_query(previous))
+    return value
+
+
+def _close_sync(session: SyncSession, cleanups: list[Cleanup], error: BaseException | None) -> None:
+    """Close the guard, then run the cleanups (last registered first).
+
+    After a failure (``error``) the close's own errors are dropped: the call's error is
+    the one to report. Otherwise the first error is raised, after every cleanup ran.
+    """
+    failures: list[Exception] = []
+    try:
+        session.end(error)
+    except Exception as exc:
+        failures.append(exc)
+    for cleanup in reversed(cleanups):
+        try:
+            _cleanup_sync(session, cleanup.steps())
+        except Exception as exc:  # noqa: PERF203 - each cleanup gets its chance
+            failures.append(exc)
+    if failures and error is None:
+        raise failures[0]
+
+
+def _cleanup_sync(session: SyncSession, steps: Generator[Query, Result, None]) -> None:
+    try:
+        query = next(steps)
+        while True:
+            query = steps.send(session.fetch(query))
+    except StopIteration:
+        return
+    finally:
+        steps.close()
