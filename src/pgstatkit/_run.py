@@ -96,6 +96,12 @@ class AsyncShield:
     def __init__(self) -> None:
         self.cancelled = False
 
+    def __enter__(self) -> AsyncShield:
+        return self  # nothing to install: a cancellation arrives only at an ``await``
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
     async def protect(self, work: Awaitable[R]) -> R:
         """Await ``work`` to its end; remember a cancellation that arrives meanwhile."""
         task = asyncio.ensure_future(work)
@@ -139,59 +145,68 @@ _Handler = Callable[[int, FrameType | None], Any] | int | None
 class SyncShield:
     """The blocking twin of :class:`AsyncShield`, for ``KeyboardInterrupt`` (SIGINT).
 
-    While :meth:`protect` or :meth:`interruptible` runs its work, a SIGINT goes to a
-    handler of the shield's own; the previous handler is put back afterwards. Under
-    :meth:`protect` the signal is only recorded, and :meth:`check` hands it to the
-    previous handler (by default: ``KeyboardInterrupt``) once the work is done. Under
-    :meth:`interruptible` the first signal goes to the previous handler at once, so
-    ``KeyboardInterrupt`` reaches the driver, which cancels the statement and waits for
-    its answer; signals after that are recorded. Python delivers signals to the main
-    thread only, so elsewhere -- and where the handler in place was not set from Python
-    or ignores SIGINT -- the work simply runs. Other exceptions raised asynchronously
-    into the thread are not deferred.
+    Inside ``with SyncShield()``, SIGINT goes to the shield's own handler; the previous
+    one is put back on exit. Outside :meth:`interruptible` the signal is recorded, and
+    :meth:`check` hands it to the previous handler (by default: ``KeyboardInterrupt``)
+    once the connection is in a known state; so an interruption never lands between two
+    of the runner's statements. Inside :meth:`interruptible` the first signal goes to
+    the previous handler at once, so ``KeyboardInterrupt`` reaches the driver, which
+    cancels the statement and waits for its answer; signals after that are recorded.
+
+    Python delivers signals to the main thread only; elsewhere -- and where the handler
+    in place was not set from Python or ignores SIGINT -- the shield does nothing. Other
+    exceptions raised asynchronously into the thread are not deferred. What remains
+    when the caller interrupts again and again: it waits for the cleanup statements,
+    as with :class:`AsyncShield`.
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_interrupt", "_pending", "_previous")
 
     def __init__(self) -> None:
-        self._pending: tuple[_Handler, FrameType | None] | None = None
+        self._previous: _Handler = None
+        self._interrupt = False
+        self._pending: list[FrameType | None] = []
+
+    def __enter__(self) -> SyncShield:
+        previous = _sigint_handler()
+        if previous is not None:
+            try:
+                signal.signal(signal.SIGINT, self._on_sigint)
+            except ValueError:  # the main thread of a subinterpreter
+                return self
+            self._previous = previous
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
     def protect(self, work: Callable[[], R]) -> R:
         """Call ``work``; a SIGINT that arrives meanwhile waits for :meth:`check`."""
-        return self._run(work, first=False)
+        return work()
 
     def interruptible(self, work: Callable[[], R]) -> R:
         """Call ``work``; the first SIGINT interrupts it, later ones wait for :meth:`check`."""
-        return self._run(work, first=True)
-
-    def check(self) -> None:
-        """Deliver a SIGINT the shield recorded (once) to the handler it came through."""
-        if self._pending is not None:
-            handler, frame = self._pending
-            self._pending = None
-            _deliver(handler, frame)
-
-    def _run(self, work: Callable[[], R], *, first: bool) -> R:
-        previous = _sigint_handler()
-        if previous is None:
-            return work()
-        interrupt = [first]
-
-        def on_sigint(signum: int, frame: FrameType | None) -> None:
-            if interrupt[0]:
-                interrupt[0] = False
-                _deliver(previous, frame)
-            elif self._pending is None:
-                self._pending = (previous, frame)
-
-        try:
-            signal.signal(signal.SIGINT, on_sigint)
-        except ValueError:  # the main thread of a subinterpreter
-            return work()
+        self._interrupt = True
         try:
             return work()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            self._interrupt = False
+
+    def check(self) -> None:
+        """Deliver a SIGINT the shield recorded (once) to the handler it came through."""
+        if self._pending:
+            frame = self._pending.pop()
+            self._pending.clear()
+            _deliver(self._previous, frame)
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self._interrupt:
+            self._interrupt = False
+            _deliver(self._previous, frame)
+        elif not self._pending:
+            self._pending.append(frame)
 
 
 def _sigint_handler() -> _Handler:
@@ -224,24 +239,24 @@ async def run_async(session: AsyncSession, op: Operation[T]) -> T:
         Exception: the driver's own error otherwise (a lost connection, for example).
     """
     state = _usable(session.tx_state())
-    shield = AsyncShield()
     cleanups: list[Cleanup] = []
-    try:
-        await shield.protect(session.begin(commit=op.commit))
+    with AsyncShield() as shield:
         try:
+            await shield.protect(session.begin(commit=op.commit))
+            try:
+                shield.check()
+                value = await _steps_async(session, op, state, cleanups, shield)
+            except BaseException as exc:
+                await shield.protect(_close_async(session, cleanups, exc))
+                raise
+            await shield.protect(_close_async(session, cleanups, None))
             shield.check()
-            value = await _steps_async(session, op, state, cleanups, shield)
-        except BaseException as exc:
-            await shield.protect(_close_async(session, cleanups, exc))
-            raise
-        await shield.protect(_close_async(session, cleanups, None))
-        shield.check()
-    except Exception as exc:
-        shield.check()
-        error = _translated(exc, session.sqlstate(exc), op)
-        if error is exc:
-            raise
-        raise error from exc
+        except Exception as exc:
+            shield.check()
+            error = _translated(exc, session.sqlstate(exc), op)
+            if error is exc:
+                raise
+            raise error from exc
     return value
 
 
@@ -323,24 +338,24 @@ def run_sync(session: SyncSession, op: Operation[T]) -> T:
         Exception: the driver's own error otherwise (a lost connection, for example).
     """
     state = _usable(session.tx_state())
-    shield = SyncShield()
     cleanups: list[Cleanup] = []
-    try:
-        shield.protect(functools.partial(session.begin, commit=op.commit))
+    with SyncShield() as shield:
         try:
+            shield.protect(functools.partial(session.begin, commit=op.commit))
+            try:
+                shield.check()
+                value = _steps_sync(session, op, state, cleanups, shield)
+            except BaseException as exc:
+                shield.protect(functools.partial(_close_sync, session, cleanups, exc))
+                raise
+            shield.protect(functools.partial(_close_sync, session, cleanups, None))
             shield.check()
-            value = _steps_sync(session, op, state, cleanups, shield)
-        except BaseException as exc:
-            shield.protect(functools.partial(_close_sync, session, cleanups, exc))
-            raise
-        shield.protect(functools.partial(_close_sync, session, cleanups, None))
-        shield.check()
-    except Exception as exc:
-        shield.check()
-        error = _translated(exc, session.sqlstate(exc), op)
-        if error is exc:
-            raise
-        raise error from exc
+        except Exception as exc:
+            shield.check()
+            error = _translated(exc, session.sqlstate(exc), op)
+            if error is exc:
+                raise
+            raise error from exc
     return value
 
 
