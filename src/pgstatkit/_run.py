@@ -66,6 +66,27 @@ def _usable(state: TxState) -> TxState:
     return state
 
 
+CleanupSteps = Generator[Query, Result, None]
+
+
+def _started(cleanups: list[CleanupSteps]) -> list[tuple[CleanupSteps, Query]]:
+    """Each cleanup that has a query to run, with its first query (the others are done)."""
+    started = []
+    for steps in cleanups:
+        query = _resume(steps, None)
+        if query is not None:
+            started.append((steps, query))
+    return started
+
+
+def _resume(steps: CleanupSteps, result: Result | None) -> Query | None:
+    """The cleanup's next query (``result`` answers the previous one), None when done."""
+    try:
+        return next(steps) if result is None else steps.send(result)
+    except StopIteration:
+        return None
+
+
 def _next_query(steps: Steps[T], item: Query | Cleanup, cleanups: list[Cleanup]) -> Query:
     """The next query of ``steps``, registering the cleanups it yields on the way."""
     while isinstance(item, Cleanup):
@@ -295,34 +316,46 @@ async def _steps_async(
 async def _close_async(
     session: AsyncSession, cleanups: list[Cleanup], error: BaseException | None
 ) -> None:
-    """Close the guard, then run the cleanups (last registered first).
+    """Close the guard, then run the cleanups (last registered first) in a guard of theirs.
 
     After a failure (``error``) the close's own errors are dropped: the call's error is
-    the one to report. Otherwise the first error is raised, after every cleanup ran.
+    the one to report. Otherwise the first error is raised, after the cleanups ran.
     """
     failures: list[Exception] = []
     try:
         await session.end(error)
     except Exception as exc:
         failures.append(exc)
-    for cleanup in reversed(cleanups):
-        try:
-            await _cleanup_async(session, cleanup.steps())
-        except Exception as exc:  # noqa: PERF203 - each cleanup gets its chance
-            failures.append(exc)
+    try:
+        await _cleanup_async(session, [cleanup.steps() for cleanup in reversed(cleanups)])
+    except Exception as exc:
+        failures.append(exc)
     if failures and error is None:
         raise failures[0]
 
 
-async def _cleanup_async(session: AsyncSession, steps: Generator[Query, Result, None]) -> None:
-    try:
-        query = next(steps)
-        while True:
-            query = steps.send(await session.fetch(query))
-    except StopIteration:
+async def _cleanup_async(session: AsyncSession, cleanups: list[CleanupSteps]) -> None:
+    """Run the cleanups' queries inside a guard, opened only if one of them has a query.
+
+    The guard (rolled back: ``DEALLOCATE`` and advisory unlocks are not transactional)
+    keeps a failing cleanup from breaking the caller's transaction, and keeps a driver
+    that begins transactions implicitly (psycopg outside autocommit) from leaving one.
+    """
+    started = _started(cleanups)
+    if not started:
         return
+    await session.begin(commit=False)
+    failure: BaseException | None = None
+    try:
+        for steps, first in started:
+            query: Query | None = first
+            while query is not None:
+                query = _resume(steps, await session.fetch(query))
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
-        steps.close()
+        await session.end(failure)
 
 
 # ---------------------------------------------------------------------------- sync
@@ -392,31 +425,38 @@ def _steps_sync(
 
 
 def _close_sync(session: SyncSession, cleanups: list[Cleanup], error: BaseException | None) -> None:
-    """Close the guard, then run the cleanups (last registered first).
+    """Close the guard, then run the cleanups (last registered first) in a guard of theirs.
 
     After a failure (``error``) the close's own errors are dropped: the call's error is
-    the one to report. Otherwise the first error is raised, after every cleanup ran.
+    the one to report. Otherwise the first error is raised, after the cleanups ran.
     """
     failures: list[Exception] = []
     try:
         session.end(error)
     except Exception as exc:
         failures.append(exc)
-    for cleanup in reversed(cleanups):
-        try:
-            _cleanup_sync(session, cleanup.steps())
-        except Exception as exc:  # noqa: PERF203 - each cleanup gets its chance
-            failures.append(exc)
+    try:
+        _cleanup_sync(session, [cleanup.steps() for cleanup in reversed(cleanups)])
+    except Exception as exc:
+        failures.append(exc)
     if failures and error is None:
         raise failures[0]
 
 
-def _cleanup_sync(session: SyncSession, steps: Generator[Query, Result, None]) -> None:
-    try:
-        query = next(steps)
-        while True:
-            query = steps.send(session.fetch(query))
-    except StopIteration:
+def _cleanup_sync(session: SyncSession, cleanups: list[CleanupSteps]) -> None:
+    """Run the cleanups' queries inside a guard; the twin of :func:`_cleanup_async`."""
+    started = _started(cleanups)
+    if not started:
         return
+    session.begin(commit=False)
+    failure: BaseException | None = None
+    try:
+        for steps, first in started:
+            query: Query | None = first
+            while query is not None:
+                query = _resume(steps, session.fetch(query))
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
-        steps.close()
+        session.end(failure)

@@ -2,12 +2,13 @@
 
 Tests use it to cancel a pgstatkit call at a precise point (during ``BEGIN``, the setup
 statement, ``PREPARE``, ``EXPLAIN``, the rollback, a cleanup statement), on any driver:
-:meth:`WireProxy.arm` names a statement by the start of its SQL text; when a client
-sends a ``Query`` or ``Parse`` message with such text, the proxy forwards it, calls the
-trigger's action (cancel the client's task, or send SIGINT to the main thread) and
-holds the server's answer to that client back for a moment, so the interruption lands
-while the client waits for the statement. Everything else is forwarded unchanged,
-cancel requests included (they come through the proxy like any connection).
+:meth:`WireProxy.arm` names a statement by a pattern of its SQL text; when a client
+runs such a statement (a ``Query`` message, or a ``Bind`` of such a statement), the
+proxy forwards it, calls the trigger's action (cancel the client's task, or send
+SIGINT to the main thread) and holds the server's answer to that client back for a
+moment, so the interruption lands while the client waits for the statement. Everything
+else is forwarded unchanged, cancel requests included (they come through the proxy like
+any connection).
 
 It runs its own event loop in a thread, so blocking clients work as well as async ones.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 import struct
 import threading
 import time
@@ -29,48 +31,61 @@ _CANCEL_REQUEST = 80877102
 
 @dataclasses.dataclass
 class Trigger:
-    """A one-shot interruption at the first statement whose SQL starts with ``prefix``."""
+    """A one-shot interruption at the first statement whose SQL matches ``pattern``."""
 
-    prefix: str
+    pattern: str
     action: Callable[[], None]
     hold_s: float
     fired: bool = False
 
 
 class _ClientStream:
-    """Splits what a client sends into protocol messages and reports SQL texts."""
+    """Splits what a client sends into protocol messages and reports the SQL it runs.
+
+    A simple ``Query`` reports its text; in the extended protocol, ``Bind`` reports the
+    text of the statement it binds (remembered from its ``Parse``), so a statement a
+    driver prepared once and runs again (asyncpg's statement cache) is seen each time.
+    """
 
     def __init__(self, on_sql: Callable[[str], None]) -> None:
         self._buffer = b""
         self._startup = True
         self._on_sql = on_sql
+        self._statements: dict[bytes, str] = {}
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
-        while True:
-            if self._startup:
-                if len(self._buffer) < 8:
-                    return
-                length, code = struct.unpack("!ii", self._buffer[:8])
-                if len(self._buffer) < length:
-                    return
-                self._buffer = self._buffer[length:]
-                if code not in (_SSL_REQUEST, _GSSENC_REQUEST, _CANCEL_REQUEST):
-                    self._startup = False
-                continue
-            if len(self._buffer) < 5:
-                return
-            kind = self._buffer[:1]
-            (length,) = struct.unpack("!i", self._buffer[1:5])
-            if len(self._buffer) < 1 + length:
-                return
-            body = self._buffer[5 : 1 + length]
-            self._buffer = self._buffer[1 + length :]
-            if kind == b"Q":
-                self._on_sql(body.split(b"\0", 1)[0].decode("utf-8", "replace"))
-            elif kind == b"P":
-                parts = body.split(b"\0", 2)
-                self._on_sql(parts[1].decode("utf-8", "replace"))
+        while self._next():
+            pass
+
+    def _next(self) -> bool:
+        if self._startup:
+            if len(self._buffer) < 8:
+                return False
+            length, code = struct.unpack("!ii", self._buffer[:8])
+            if len(self._buffer) < length:
+                return False
+            self._buffer = self._buffer[length:]
+            if code not in (_SSL_REQUEST, _GSSENC_REQUEST, _CANCEL_REQUEST):
+                self._startup = False
+            return True
+        if len(self._buffer) < 5:
+            return False
+        kind = self._buffer[:1]
+        (length,) = struct.unpack("!i", self._buffer[1:5])
+        if len(self._buffer) < 1 + length:
+            return False
+        body = self._buffer[5 : 1 + length]
+        self._buffer = self._buffer[1 + length :]
+        if kind == b"Q":
+            self._on_sql(body.split(b"\0", 1)[0].decode("utf-8", "replace"))
+        elif kind == b"P":
+            name, sql, _ = body.split(b"\0", 2)
+            self._statements[name] = sql.decode("utf-8", "replace")
+        elif kind == b"B":
+            _portal, name, _ = body.split(b"\0", 2)
+            self._on_sql(self._statements.get(name, ""))
+        return True
 
 
 class WireProxy:
@@ -109,9 +124,14 @@ class WireProxy:
         """``dsn`` (a URI to the proxied server) pointed at the proxy instead."""
         return dsn.replace(f":{server_port}/", f":{self.port}/", 1)
 
-    def arm(self, prefix: str, action: Callable[[], None], hold_s: float = 0.05) -> Trigger:
-        """Interrupt once, at the next statement whose SQL text starts with ``prefix``."""
-        trigger = Trigger(prefix, action, hold_s)
+    def arm(self, pattern: str, action: Callable[[], None], hold_s: float = 0.05) -> Trigger:
+        """Interrupt once, at the next statement whose SQL text matches ``pattern``.
+
+        ``pattern`` is a regular expression searched in the text (``^`` for its start,
+        leading white space removed). Triggers fire in the order they were armed: one
+        fires only after the ones armed before it did.
+        """
+        trigger = Trigger(pattern, action, hold_s)
         with self._lock:
             self._triggers.append(trigger)
         return trigger
@@ -139,11 +159,11 @@ class WireProxy:
             text = sql.lstrip()
             with self._lock:
                 self.seen.append(text)
-                for trigger in self._triggers:
-                    if not trigger.fired and text.startswith(trigger.prefix):
-                        trigger.fired = True
-                        hold[0] = time.monotonic() + trigger.hold_s
-                        fired.append(trigger)
+                trigger = next((t for t in self._triggers if not t.fired), None)
+                if trigger is not None and re.search(trigger.pattern, text):
+                    trigger.fired = True
+                    hold[0] = time.monotonic() + trigger.hold_s
+                    fired.append(trigger)
 
         stream = _ClientStream(on_sql)
         upstream = asyncio.ensure_future(self._pump(client_r, server_w, stream, fired=fired))

@@ -588,7 +588,8 @@ async def test_run_async_translates_timeout_after_cleanup() -> None:
     with pytest.raises(StatementTimeoutError, match="query_plan") as info:
         await run_async(session, _operations.query_plan(GENERIC_SQL))
     assert info.value.__cause__ is failure
-    assert session.ends == [failure]
+    assert session.ends == [failure, None]  # the guard, then the cleanup's own guard
+    assert session.guards == [False, False]
     assert session.log[-2:] == [PREPARED_CHECK, "DEALLOCATE pgstatkit_plan_NAME"]
 
 
