@@ -37,7 +37,15 @@ RECOVERING = (
     "sqlalchemy-session",
     "sqlalchemy-connection",
 )
-DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, psycopg.Error, OSError)
+# asyncpg: InternalClientError too ("cannot switch to state 15") when the backend's
+# goodbye message was read while the connection sat idle in its pool
+DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    psycopg.Error,
+    OSError,
+)
 
 
 async def _outcome(victim: Victim) -> str:
