@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from harness.servers import TestServer
 
@@ -186,6 +187,126 @@ async def test_cancel_at_each_statement(pg_server: TestServer, proxy: WireProxy,
             for scenario, (call, patterns) in SCENARIOS.items():
                 interrupted, unsent = await _interrupted_at(victim, calls[call], proxy, patterns)
                 problems = await check_unchanged(victim, observer, pid)
+                if unsent:
+                    problems.append(f"never sent: {unsent}")
+                if not interrupted:
+                    problems.append("the call was not interrupted")
+                if problems:
+                    failures[scenario] = problems
+    assert not failures, "\n".join(f"{name}: {problems}" for name, problems in failures.items())
+
+
+# ------------------------------------------------------------------------- in a transaction
+
+IN_TRANSACTION_KINDS = (
+    "asyncpg",
+    "psycopg-async",
+    "psycopg",
+    "sqlalchemy-async-connection-asyncpg",
+    "sqlalchemy-async-connection-psycopg",
+    "sqlalchemy-async-session-asyncpg",
+    "sqlalchemy-async-session-psycopg",
+    "sqlalchemy-connection",
+    "sqlalchemy-session",
+)
+
+NESTED_SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "savepoint": ("generic_plan", ("^SAVEPOINT",)),
+    "setup": ("generic_plan", ("prev_statement_timeout",)),
+    "explain": ("generic_plan", ("^EXPLAIN",)),
+    "explain-then-cleanup": ("generic_plan", ("^EXPLAIN", "pg_prepared_statements AS p")),
+    "rollback-to-savepoint": ("generic_plan", ("^ROLLBACK TO",)),
+    "explain-analyze-then-unlock": ("analyze_lock", ("^EXPLAIN", "pg_advisory_unlock")),
+    "release": ("commit", ("^RELEASE",)),
+}
+
+
+class CallersTransaction:
+    """The caller's own transaction on a victim's connection, whatever its kind."""
+
+    def __init__(self, victim: Victim) -> None:
+        self.kind = victim.kind
+        self.src = victim.source
+
+    async def execute(self, sql: str) -> Any:
+        """Run ``sql``; the result (rows not read). SQLAlchemy begins implicitly."""
+        if self.kind == "asyncpg":
+            return await self.src.execute(sql)
+        if "async" in self.kind:
+            return await self.src.execute(sql if self.kind == "psycopg-async" else sa.text(sql))
+        return self.src.execute(sql if self.kind == "psycopg" else sa.text(sql))
+
+    async def value(self, sql: str) -> Any:
+        """The first column of the first row of ``sql``."""
+        if self.kind == "asyncpg":
+            return await self.src.fetchval(sql)
+        result = await self.execute(sql)
+        if self.kind == "psycopg-async":
+            return (await result.fetchone())[0]
+        if self.kind == "psycopg":
+            return result.fetchone()[0]
+        return result.scalar()
+
+    async def begin(self) -> None:
+        if self.kind in ("asyncpg", "psycopg-async", "psycopg"):  # autocommit connections
+            await self.execute("BEGIN")
+        await self.execute("CREATE TEMP TABLE caller_work (x int)")
+        await self.execute("INSERT INTO caller_work VALUES (1)")
+        await self.value("SELECT set_config('statement_timeout', '77s', true)")
+
+    async def rollback(self) -> None:
+        if self.kind in ("asyncpg", "psycopg-async", "psycopg"):
+            await self.execute("ROLLBACK")
+        elif "async" in self.kind:
+            await self.src.rollback()
+        else:
+            self.src.rollback()
+
+    async def problems(self, observer: Observer, pid: int) -> list[str]:
+        """What differs from the caller's transaction as it was before the call."""
+        problems = []
+        seen = await observer.seen(pid, self.kind)
+        if seen.state != "idle in transaction":
+            problems.append(f"server: backend {pid} is {seen.state!r}")
+        if seen.advisory_locks:
+            problems.append(f"advisory locks {seen.advisory_locks}")
+        try:
+            state = await self.value(
+                "SELECT current_setting('statement_timeout') || '|' || count(*)::text || '|'"
+                " || (SELECT count(*) FROM pg_prepared_statements WHERE from_sql)::text"
+                " FROM caller_work"
+            )
+        except Exception as exc:
+            return [*problems, f"the caller's transaction is broken: {exc}"]
+        if state != "77s|1|0":
+            problems.append(f"statement_timeout|caller's rows|prepared: {state!r}, not '77s|1|0'")
+        return problems + await self._savepoint_left()
+
+    async def _savepoint_left(self) -> list[str]:
+        """Whether the guard's savepoint is still there (breaks the transaction: last)."""
+        name = "pgstatkit_guard" if self.kind.endswith("asyncpg") else "_pg3_1"
+        try:
+            await self.execute(f"RELEASE SAVEPOINT {name}")
+        except Exception:  # "savepoint does not exist": as it should be
+            return []
+        return [f"savepoint {name} left in the caller's transaction"]
+
+
+@pytest.mark.parametrize("kind", IN_TRANSACTION_KINDS)
+async def test_cancel_inside_the_callers_transaction(
+    pg_server: TestServer, proxy: WireProxy, kind: str
+) -> None:
+    calls = _calls(kind)
+    dsn = proxy.dsn(pg_server.dsn, pg_server.port)
+    failures: dict[str, list[str]] = {}
+    async with _watched(pg_server, kind, dsn) as (victim, observer, pid):
+        caller = CallersTransaction(victim)
+        with Interrupter():
+            for scenario, (call, patterns) in NESTED_SCENARIOS.items():
+                await caller.begin()
+                interrupted, unsent = await _interrupted_at(victim, calls[call], proxy, patterns)
+                problems = await caller.problems(observer, pid)
+                await caller.rollback()
                 if unsent:
                     problems.append(f"never sent: {unsent}")
                 if not interrupted:
