@@ -63,6 +63,8 @@ def _exc_info(
 _SETTLE_S = 5.0
 """How long ``end`` waits for the answer to an interrupted statement (as psycopg does)."""
 
+_UNSETTLED = "no complete answer to a cancelled statement within 5 s: connection closed"
+
 
 def _pending(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
     return conn.info.transaction_status == pq.TransactionStatus.ACTIVE
@@ -74,40 +76,43 @@ def _settle_sync(conn: psycopg.Connection[Any]) -> None:
     psycopg cancels a statement interrupted by ``KeyboardInterrupt`` and waits for the
     server's answer, but its C wait function can leave that answer unread: the
     connection stays ACTIVE and every next statement fails with "another command is
-    already in progress". Cancel it (harmless if it is over) and read the answer; if
-    none comes within :data:`_SETTLE_S` the connection is closed, as psycopg does.
+    already in progress". Cancel it (harmless if it is over) and read the answer
+    without ever blocking in libpq; if it is not complete within :data:`_SETTLE_S` the
+    connection is closed, as psycopg does when a cancelled statement does not end.
     """
     if not _pending(conn):
         return
     conn.cancel_safe(timeout=_SETTLE_S)
     pgconn = conn.pgconn
     deadline = time.monotonic() + _SETTLE_S
-    while pgconn.is_busy():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            conn.close()
-            raise psycopg.OperationalError("no answer to a cancelled statement: connection closed")
-        select.select([pgconn.socket], [], [], remaining)
-        pgconn.consume_input()
-    while pgconn.get_result() is not None:
-        pass
+    while True:
+        while pgconn.is_busy():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                conn.close()
+                raise psycopg.OperationalError(_UNSETTLED)
+            select.select([pgconn.socket], [], [], remaining)
+            pgconn.consume_input()
+        if pgconn.get_result() is None:
+            return
 
 
 async def _settle_async(conn: psycopg.AsyncConnection[Any]) -> None:
-    """The twin of :func:`_settle_sync` (polls: it is a rare path)."""
+    """The twin of :func:`_settle_sync` (it polls: a rare path)."""
     if not _pending(conn):
         return
     await conn.cancel_safe(timeout=_SETTLE_S)
     pgconn = conn.pgconn
     deadline = time.monotonic() + _SETTLE_S
-    while pgconn.is_busy():
-        if time.monotonic() >= deadline:
-            await conn.close()
-            raise psycopg.OperationalError("no answer to a cancelled statement: connection closed")
-        await asyncio.sleep(0.005)
-        pgconn.consume_input()
-    while pgconn.get_result() is not None:
-        pass
+    while True:
+        while pgconn.is_busy():
+            if time.monotonic() >= deadline:
+                await conn.close()
+                raise psycopg.OperationalError(_UNSETTLED)
+            await asyncio.sleep(0.005)
+            pgconn.consume_input()
+        if pgconn.get_result() is None:
+            return
 
 
 def _columns(description: list[Any] | None) -> tuple[str, ...]:
