@@ -177,21 +177,51 @@ class _Prepared:
             yield Query(f"DEALLOCATE {self.name}")
 
 
-def _release_new_advisory_locks(held: Result) -> Generator[Query, Result, None]:
-    """Cleanup: release the session-level advisory locks taken since ``held`` was read.
+@dataclass(slots=True)
+class _AdvisoryLocks:
+    """The advisory locks the session held before EXPLAIN ANALYZE, as text keys.
 
-    Each round releases every new lock once; a lock taken n times needs n rounds, so the
-    loop ends when none is left (or after :data:`_MAX_UNLOCK_ROUNDS`, for a statement
-    that took one lock that many times: it then stays held).
+    ``unchanged``: the steps saw, after the statement and before the rollback, that it
+    took none; then there is nothing to clean up.
     """
-    before = [str(row[0]) for row in held.rows]
-    for _ in range(_MAX_UNLOCK_ROUNDS):
-        released = yield Query(_sql.load("session.sql", "release_new_advisory_locks"), (before,))
-        if not released.rows:
+
+    held: list[str]
+    unchanged: bool = False
+
+    def cleanup(self) -> Generator[Query, Result, None]:
+        """Release the session-level advisory locks taken since :attr:`held` was read.
+
+        After the guard's rollback only session-level locks are left. Each round
+        releases every new lock once; a lock taken n times needs n rounds, so the loop
+        ends when none is left (or after :data:`_MAX_UNLOCK_ROUNDS`, for a statement
+        that took one lock that many times: it then stays held).
+        """
+        if self.unchanged:
             return
+        sql = _sql.load("session.sql", "release_new_advisory_locks")
+        for _ in range(_MAX_UNLOCK_ROUNDS):
+            released = yield Query(sql, (self.held,))
+            if not released.rows:
+                return
 
 
 _MAX_UNLOCK_ROUNDS = 1000
+
+
+def _analyzed(text: str, values: tuple[object, ...]) -> Steps[QueryPlan]:
+    """EXPLAIN ANALYZE, leaving the session the advisory locks it held before.
+
+    The statement may take session-level advisory locks, which outlive the rollback:
+    the locks held before are read first, a cleanup releases the new ones after the
+    rollback, and a look after the statement skips that cleanup when it took none.
+    """
+    held = yield Query(_sql.load("session.sql", "advisory_locks"))
+    locks = _AdvisoryLocks([str(row[0]) for row in held.rows])
+    yield Cleanup(locks.cleanup)
+    result = yield Query(f"EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) {text}", values)
+    new = yield Query(_sql.load("session.sql", "new_advisory_locks"), (locks.held,))
+    locks.unchanged = not new.rows
+    return parse_plan(text, result, analyzed=True, generic=False)
 
 
 def query_plan(
@@ -218,13 +248,11 @@ def query_plan(
         )
 
     def steps(ctx: Context) -> Steps[QueryPlan]:
+        if analyzed:
+            return (yield from _analyzed(scanned.text, values or ()))
         if not generic:
-            if analyzed:
-                held = yield Query(_sql.load("session.sql", "advisory_locks"))
-                yield Cleanup(lambda: _release_new_advisory_locks(held))
-            options = "FORMAT JSON, ANALYZE, BUFFERS" if analyzed else "FORMAT JSON"
-            result = yield Query(f"EXPLAIN ({options}) {scanned.text}", values or ())
-            return parse_plan(scanned.text, result, analyzed=analyzed, generic=False)
+            result = yield Query(f"EXPLAIN (FORMAT JSON) {scanned.text}", values or ())
+            return parse_plan(scanned.text, result, analyzed=False, generic=False)
         # A plan without parameter values: PREPARE, then EXPLAIN EXECUTE with NULLs under
         # plan_cache_mode = force_generic_plan -- the plan EXPLAIN (GENERIC_PLAN) gives on
         # PostgreSQL 16+, on every version and through the extended query protocol.

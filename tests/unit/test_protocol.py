@@ -361,23 +361,48 @@ def test_generic_plan_failure_leaves_the_deallocate_to_the_cleanup(failing: int)
     assert _cleanup_queries(cleanup, found=False) == [PREPARED_CHECK]
 
 
-def test_analyze_registers_the_advisory_lock_cleanup() -> None:
+@pytest.mark.parametrize("took_one", [True, False])
+def test_analyze_registers_the_advisory_lock_cleanup(took_one: bool) -> None:
     op = _operations.query_plan("SELECT pg_advisory_lock(1)", analyze=True)
     held = Result(("lock",), [("0:1:1:ExclusiveLock",)])
+    new = Result(("lock",), [("0:2:1:ExclusiveLock",)] if took_one else [])
     sql = "EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) SELECT pg_advisory_lock(1)"
+    answers: dict[str, Result | Exception] = {
+        sql: PLAN_RESULT,
+        _sql.load("session.sql", "advisory_locks"): held,
+        _sql.load("session.sql", "new_advisory_locks"): new,
+    }
     cleanups: list[Cleanup] = []
-    seen, value = drive(op, CTX, {sql: PLAN_RESULT}, default=held, cleanups=cleanups)
-    assert "pg_catalog.pg_locks" in seen[0].sql
-    assert seen[1].sql == sql
+    seen, value = drive(op, CTX, answers, cleanups=cleanups)
+    assert [q.sql for q in seen] == [*list(answers)[1:2], sql, *list(answers)[2:]]
+    assert seen[2].params == (["0:1:1:ExclusiveLock"],)
     assert isinstance(value, QueryPlan)
     (cleanup,) = cleanups
     steps = cleanup.steps()
+    if not took_one:  # seen before the rollback: nothing to release
+        assert list(steps) == []
+        return
     release = next(steps)
     assert release.params == (["0:1:1:ExclusiveLock"],)
     assert "pg_advisory_unlock" in release.sql
     assert steps.send(Result(("released",), [(True,)])) == release  # once more: taken twice?
     with pytest.raises(StopIteration):
         steps.send(Result(("released",), []))
+
+
+def test_analyze_that_fails_leaves_the_lock_cleanup_armed() -> None:
+    op = _operations.query_plan("SELECT pg_advisory_lock(1)", analyze=True)
+    failure = DriverError("canceled")
+    sql = "EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) SELECT pg_advisory_lock(1)"
+    answers: dict[str, Result | Exception] = {
+        sql: failure,
+        _sql.load("session.sql", "advisory_locks"): EMPTY,
+    }
+    cleanups: list[Cleanup] = []
+    _, value = drive(op, CTX, answers, cleanups=cleanups)
+    assert value is failure
+    (cleanup,) = cleanups
+    assert "pg_advisory_unlock" in next(cleanup.steps()).sql
 
 
 @pytest.mark.parametrize(
@@ -396,9 +421,16 @@ def test_plan_with_params_is_one_explain(
 ) -> None:
     op = _operations.query_plan(GENERIC_SQL, params=[42], **kwargs)
     locks = Query(_sql.load("session.sql", "advisory_locks"))
-    seen, value = drive(op, CTX, {expected_sql: PLAN_RESULT, locks.sql: EMPTY})
-    # EXPLAIN ANALYZE first reads the session's advisory locks (see the cleanup test)
-    assert seen == [*([locks] if kwargs else []), Query(expected_sql, expected_params)]
+    new = Query(_sql.load("session.sql", "new_advisory_locks"), ([],))
+    answers: dict[str, Result | Exception] = {
+        expected_sql: PLAN_RESULT,
+        locks.sql: EMPTY,
+        new.sql: EMPTY,
+    }
+    seen, value = drive(op, CTX, answers)
+    # EXPLAIN ANALYZE reads the session's advisory locks around it (see the cleanup test)
+    explain = Query(expected_sql, expected_params)
+    assert seen == ([locks, explain, new] if kwargs else [explain])
     assert isinstance(value, QueryPlan)
     assert not value.generic
     assert value.analyzed is bool(kwargs)

@@ -46,6 +46,15 @@ SELECT pg_catalog.concat_ws(':', l.classid, l.objid, l.objsubid, l.mode) AS lock
 FROM pg_catalog.pg_locks AS l
 WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid() AND l.granted;
 
+-- name: new_advisory_locks
+-- After EXPLAIN ANALYZE, before the rollback: does the session hold an advisory lock
+-- (of either level) that is not in $1 (advisory_locks' keys from before)?
+SELECT pg_catalog.concat_ws(':', l.classid, l.objid, l.objsubid, l.mode) AS lock
+FROM pg_catalog.pg_locks AS l
+WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid() AND l.granted
+  AND NOT (pg_catalog.concat_ws(':', l.classid, l.objid, l.objsubid, l.mode) = ANY ($1::text[]))
+LIMIT 1;
+
 -- name: release_new_advisory_locks
 -- After the guard's rollback (transaction-level locks are gone by then): release, once
 -- each, the session-level advisory locks that are not in $1 (advisory_locks' keys from
