@@ -314,3 +314,39 @@ async def test_cancel_inside_the_callers_transaction(
                 if problems:
                     failures[scenario] = problems
     assert not failures, "\n".join(f"{name}: {problems}" for name, problems in failures.items())
+
+
+# ------------------------------------------------------------------------- psycopg's unread answer
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_an_unread_answer_is_read_before_the_rollback(
+    pg_server: TestServer, is_async: bool
+) -> None:
+    """psycopg can leave an interrupted statement's answer unread (the connection stays
+    ACTIVE: seen with its C wait function and KeyboardInterrupt); ``end`` reads it, so
+    the guard closes. Here the state is made by hand: a statement sent behind psycopg's
+    back, never read."""
+    import psycopg
+
+    from pgstatkit.adapters._psycopg import PsycopgAsyncSession, PsycopgSyncSession
+
+    if is_async:
+        aconn = await psycopg.AsyncConnection.connect(pg_server.dsn, autocommit=True)
+        asession = PsycopgAsyncSession(aconn)
+        await asession.begin(commit=False)
+        aconn.pgconn.send_query(b"SELECT pg_sleep(0.05)")
+        await asession.end(asyncio.CancelledError())
+        status = aconn.info.transaction_status.name
+        value = (await (await aconn.execute("SELECT 7")).fetchone())[0]
+        await aconn.close()
+    else:
+        conn = psycopg.connect(pg_server.dsn, autocommit=True)
+        session = PsycopgSyncSession(conn)
+        session.begin(commit=False)
+        conn.pgconn.send_query(b"SELECT pg_sleep(0.05)")
+        session.end(KeyboardInterrupt())
+        status = conn.info.transaction_status.name
+        value = conn.execute("SELECT 7").fetchone()[0]
+        conn.close()
+    assert (status, value) == ("IDLE", 7)
