@@ -125,15 +125,15 @@ async def test_random_cancellations_leave_the_connection_as_it_was(
 SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "begin": ("generic_plan", ("^BEGIN",)),
     "setup": ("generic_plan", ("prev_statement_timeout",)),
-    "prepare": ("generic_plan", ("^PREPARE pgstatkit_plan_",)),
+    "prepare": ("generic_plan", ("^PREPARE .*pgstatkit_plan_",)),
     "plan_cache_mode": ("generic_plan", ("plan_cache_mode",)),
     "explain": ("generic_plan", ("^EXPLAIN",)),
-    "deallocate": ("generic_plan", ("^DEALLOCATE pgstatkit_plan_",)),
+    "deallocate": ("generic_plan", ("^DEALLOCATE .*pgstatkit_plan_",)),
     "rollback": ("generic_plan", ("^ROLLBACK",)),
     "explain-then-rollback": ("generic_plan", ("^EXPLAIN", "^ROLLBACK")),
     "explain-then-cleanup": (
         "generic_plan",
-        ("^EXPLAIN", "pg_prepared_statements AS p", "^DEALLOCATE pgstatkit_plan_"),
+        ("^EXPLAIN", "pg_prepared_statements AS p", "^DEALLOCATE .*pgstatkit_plan_"),
     ),
     "lock-snapshot": ("analyze_lock", ("pg_catalog.pg_locks",)),
     "explain-analyze": ("analyze_lock", ("^EXPLAIN",)),

@@ -9,6 +9,7 @@ servers are exercised by tests/integration/test_cancellation.py.
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import threading
 from collections.abc import Generator
@@ -52,6 +53,7 @@ class Recorder:
         return False
 
     def _do(self, what: str) -> Result:
+        what = re.sub(r"\s*/\*.*?\*/", "", what)  # comments pgstatkit may add
         self.log.append(what)
         if what in self.fail:
             raise self.fail.pop(what)
