@@ -18,6 +18,7 @@ import contextlib
 import random
 import statistics
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -172,15 +173,22 @@ async def _interrupted_at(
 
 @pytest.fixture
 def proxy(pg_server: TestServer) -> Any:
-    wire = WireProxy(pg_server.host, pg_server.port).start()
+    address = urllib.parse.urlsplit(pg_server.dsn)
+    assert address.hostname is not None and address.port is not None
+    wire = WireProxy(address.hostname, address.port).start()
     yield wire
     wire.stop()
+
+
+def _through(proxy: WireProxy, server: TestServer) -> str:
+    """The server's DSN, pointed at the proxy."""
+    return proxy.dsn(server.dsn, urllib.parse.urlsplit(server.dsn).port or 0)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_cancel_at_each_statement(pg_server: TestServer, proxy: WireProxy, kind: str) -> None:
     calls = _calls(kind)
-    dsn = proxy.dsn(pg_server.dsn, pg_server.port)
+    dsn = _through(proxy, pg_server)
     failures: dict[str, list[str]] = {}
     async with _watched(pg_server, kind, dsn) as (victim, observer, pid):
         with Interrupter():
@@ -297,7 +305,7 @@ async def test_cancel_inside_the_callers_transaction(
     pg_server: TestServer, proxy: WireProxy, kind: str
 ) -> None:
     calls = _calls(kind)
-    dsn = proxy.dsn(pg_server.dsn, pg_server.port)
+    dsn = _through(proxy, pg_server)
     failures: dict[str, list[str]] = {}
     async with _watched(pg_server, kind, dsn) as (victim, observer, pid):
         caller = CallersTransaction(victim)

@@ -30,8 +30,9 @@ SETUP = Result(
         "statement_timeout",
         "read_only",
         "search_path",
+        "pgss_loaded",
     ),
-    [("0", "public", 170000, "1.11", "public", "5000ms", "on", "pg_catalog")],
+    [("0", "public", 170000, "1.11", "public", "5000ms", "on", "pg_catalog", None)],
 )
 ROW = Result(("x",), [(1,)])
 
