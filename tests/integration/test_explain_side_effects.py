@@ -114,5 +114,6 @@ async def test_the_callers_own_locks_stay_held(
         assert await caller.value("SELECT pg_advisory_unlock(801)") is True
         assert "801:ExclusiveLock" not in await _locks(observer, pid)
         if in_transaction:
-            assert await caller.value("SELECT 1") == 1  # the caller's transaction is healthy
+            healthy = await caller.value("SELECT pg_backend_pid()")  # no failed transaction
+            assert healthy == pid
             assert "802:ExclusiveLock" in await _locks(observer, pid)

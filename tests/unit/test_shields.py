@@ -54,7 +54,7 @@ class Recorder:
         return False
 
     def _do(self, what: str) -> Result:
-        what = re.sub(r"\s*/\*.*?\*/", "", what)  # comments pgstatkit may add
+        what = " ".join(re.sub(r"/\*.*?\*/", " ", what).split())  # comments pgstatkit adds
         self.log.append(what)
         if what in self.fail:
             raise self.fail.pop(what)
