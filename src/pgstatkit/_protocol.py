@@ -36,6 +36,7 @@ from pgstatkit.errors import (
 )
 
 __all__ = [
+    "NO_ROWS",
     "Cleanup",
     "Context",
     "Operation",

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from pgstatkit._protocol import Cleanup, Context, Operation, Query, Result, Steps, TxState
-from pgstatkit._run import AsyncShield, SyncShield, run_async, run_sync
+from pgstatkit._run import run_async, run_sync
+from pgstatkit._shield import AsyncShield, SyncShield
 
 SETUP = Result(
     (
