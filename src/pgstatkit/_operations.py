@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
 from pgstatkit._own import OWN_TABLES, statement_filter
 from pgstatkit._parse import parse_plan, parse_rows
-from pgstatkit._protocol import Context, Operation, Query, Result, Steps
+from pgstatkit._protocol import Cleanup, Context, Operation, Query, Result, Steps
 from pgstatkit._scan import scan
 from pgstatkit.errors import ExtensionTooOldError, InvalidArgumentError
 from pgstatkit.models import (
@@ -221,6 +222,69 @@ def _plan_params(params: object, placeholders: int) -> tuple[object, ...] | None
     return tuple(params)
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """The generic-plan statement of one ``query_plan`` call, and whether it is gone."""
+
+    name: str
+    deallocated: bool = False
+
+    def cleanup(self) -> Generator[Query, Result, None]:
+        """``DEALLOCATE`` the statement if the steps did not, and this session has it."""
+        if self.deallocated:
+            return
+        found = yield Query(_sql.load("session.sql", "prepared_statement"), (self.name,))
+        if found.rows:
+            yield Query(f"DEALLOCATE {self.name}")
+
+
+@dataclass(slots=True)
+class _AdvisoryLocks:
+    """The advisory locks the session held before EXPLAIN ANALYZE, as text keys.
+
+    ``unchanged``: the steps saw, after the statement and before the rollback, that it
+    took none; then there is nothing to clean up.
+    """
+
+    held: list[str]
+    unchanged: bool = False
+
+    def cleanup(self) -> Generator[Query, Result, None]:
+        """Release the session-level advisory locks taken since :attr:`held` was read.
+
+        After the guard's rollback only session-level locks are left. Each round
+        releases every new lock once; a lock taken n times needs n rounds, so the loop
+        ends when none is left (or after :data:`_MAX_UNLOCK_ROUNDS`, for a statement
+        that took one lock that many times: it then stays held).
+        """
+        if self.unchanged:
+            return
+        sql = _sql.load("session.sql", "release_new_advisory_locks")
+        for _ in range(_MAX_UNLOCK_ROUNDS):
+            released = yield Query(sql, (self.held,))
+            if not released.rows:
+                return
+
+
+_MAX_UNLOCK_ROUNDS = 1000
+
+
+def _analyzed(text: str, values: tuple[object, ...]) -> Steps[QueryPlan]:
+    """EXPLAIN ANALYZE, leaving the session the advisory locks it held before.
+
+    The statement may take session-level advisory locks, which outlive the rollback:
+    the locks held before are read first, a cleanup releases the new ones after the
+    rollback, and a look after the statement skips that cleanup when it took none.
+    """
+    held = yield Query(_sql.load("session.sql", "advisory_locks"))
+    locks = _AdvisoryLocks([str(row[0]) for row in held.rows])
+    yield Cleanup(locks.cleanup)
+    result = yield Query(f"EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) {text}", values)
+    new = yield Query(_sql.load("session.sql", "new_advisory_locks"), (locks.held,))
+    locks.unchanged = not new.rows
+    return parse_plan(text, result, analyzed=True, generic=False)
+
+
 def query_plan(
     query: object, *, analyze: object = False, params: object = None, timeout_ms: object = None
 ) -> Operation[QueryPlan]:
@@ -245,28 +309,25 @@ def query_plan(
         )
 
     def steps(ctx: Context) -> Steps[QueryPlan]:
+        if analyzed:
+            return (yield from _analyzed(scanned.text, values or ()))
         if not generic:
-            options = "FORMAT JSON, ANALYZE, BUFFERS" if analyzed else "FORMAT JSON"
-            result = yield Query(f"EXPLAIN ({options}) {scanned.text}", values or ())
-            return parse_plan(scanned.text, result, analyzed=analyzed, generic=False)
+            result = yield Query(f"EXPLAIN (FORMAT JSON) {scanned.text}", values or ())
+            return parse_plan(scanned.text, result, analyzed=False, generic=False)
         # A plan without parameter values: PREPARE, then EXPLAIN EXECUTE with NULLs under
         # plan_cache_mode = force_generic_plan -- the plan EXPLAIN (GENERIC_PLAN) gives on
         # PostgreSQL 16+, on every version and through the extended query protocol.
-        # PREPARE outlives a rollback, so DEALLOCATE always runs.
-        name = f"pgstatkit_plan_{os.urandom(8).hex()}"
+        # PREPARE outlives the guard's rollback: DEALLOCATE ends a call that went well;
+        # otherwise the cleanup does, whatever ended the call (it is registered before
+        # PREPARE, which may have run on the server although its call was cancelled).
+        statement = _Prepared(f"pgstatkit_plan_{os.urandom(8).hex()}")
         nulls = ", ".join(["NULL"] * scanned.max_placeholder)
-        yield Query("SAVEPOINT pgstatkit_plan")
-        yield Query(f"PREPARE {name} AS {scanned.text}")
-        try:
-            yield Query(
-                "SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)"
-            )
-            result = yield Query(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})")
-        except Exception:
-            yield Query("ROLLBACK TO SAVEPOINT pgstatkit_plan")
-            yield Query(f"DEALLOCATE {name}")
-            raise
-        yield Query(f"DEALLOCATE {name}")
+        yield Cleanup(statement.cleanup)
+        yield Query(f"PREPARE {statement.name} AS {scanned.text}")
+        yield Query("SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)")
+        result = yield Query(f"EXPLAIN (FORMAT JSON) EXECUTE {statement.name}({nulls})")
+        yield Query(f"DEALLOCATE {statement.name}")
+        statement.deallocated = True
         return parse_plan(scanned.text, result, analyzed=False, generic=True)
 
     return Operation(

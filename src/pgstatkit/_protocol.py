@@ -3,12 +3,19 @@
 An :class:`Operation` is what a public function asks for: how to guard the session
 (read-only or not, commit or roll back, the statement timeout) and a generator of
 steps. The generator yields :class:`Query` objects and receives a :class:`Result` for
-each; a driver error raised by a step is thrown into the generator, so the core can
-clean up (``DEALLOCATE``) before it propagates. The generator's return value is the
-public function's result. Adapters (``pgstatkit/adapters``) run queries and return
-rows; they never build models or choose SQL. The loop that drives an operation lives
-in :mod:`pgstatkit._run`; :func:`translate_error` (from :mod:`pgstatkit._errors`) turns
-driver errors into pgstatkit errors by SQLSTATE.
+each; a driver error raised by a step is thrown into the generator before it
+propagates. The generator's return value is the public function's result.
+
+Whatever must be undone *outside* the guard's transaction -- a ``PREPARE``d statement,
+a session-level advisory lock -- is registered by yielding a :class:`Cleanup` before
+the step that may leave it behind. The runner runs every registered cleanup after the
+guard's rollback, on the same connection, however the call ended: a result, an error,
+a cancellation (``CancelledError``, ``KeyboardInterrupt``) or a lost connection.
+
+Adapters (``pgstatkit/adapters``) run queries and return rows; they never build models
+or choose SQL. The loop that drives an operation lives in :mod:`pgstatkit._run`;
+:func:`translate_error` (from :mod:`pgstatkit._errors`) turns driver errors into
+pgstatkit errors by SQLSTATE.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from pgstatkit._errors import not_created, not_loaded, not_set_up, translate_err
 from pgstatkit.errors import ExtensionTooOldError
 
 __all__ = [
+    "NO_ROWS",
+    "Cleanup",
     "Context",
     "Operation",
     "Query",
@@ -108,7 +117,26 @@ class Context:
         return self.pgss_version, self.pgss_schema
 
 
-Steps = Generator[Query, Result, T]
+@dataclass(frozen=True, slots=True)
+class Cleanup:
+    """Yielded by steps (instead of a :class:`Query`) to register work that always runs.
+
+    ``steps`` makes a generator of cleanup queries (it receives each :class:`Result`).
+    The runner answers the ``yield`` at once with an empty :class:`Result` and, however
+    the call ends, runs the registered cleanups last first, after the guard's rollback:
+    outside any transaction on an idle connection, inside the caller's transaction
+    otherwise. A cleanup must therefore never fail on a healthy connection (look
+    before you act: ``DEALLOCATE`` only a statement that exists) and must be safe to
+    run when the step it guards never reached the server.
+    """
+
+    steps: Callable[[], Generator[Query, Result, None]]
+
+
+NO_ROWS = Result((), ())
+"""What the runner sends back for a yielded :class:`Cleanup`."""
+
+Steps = Generator[Query | Cleanup, Result, T]
 
 
 @dataclass(frozen=True, slots=True)

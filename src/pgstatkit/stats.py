@@ -13,7 +13,8 @@ Every call:
 - runs in its own transaction, or a savepoint inside yours, with ``SET LOCAL``
   ``statement_timeout`` (``timeout_ms``, default 5000 ms) and, except where noted,
   read-only and with ``search_path`` pinned to ``pg_catalog``; then rolls back, so your
-  connection's settings and transaction state end as they began;
+  connection's settings and transaction state end as they began, also when the call
+  is interrupted (a cancelled task, Ctrl-C: the exception leaves after the rollback);
 - raises :class:`~pgstatkit.errors.StatementTimeoutError` past its timeout,
   :class:`~pgstatkit.errors.TransactionStateError` on a connection in a failed
   transaction, :class:`~pgstatkit.errors.InsufficientPrivilegeError` when the role
@@ -238,8 +239,9 @@ async def query_plan(
     - ``analyze=False``: nothing is executed; the transaction is read-only.
     - ``analyze=True``: ``EXPLAIN (ANALYZE, BUFFERS)`` executes the statement inside a
       transaction (or savepoint) that is always rolled back, so an ``UPDATE`` or
-      ``DELETE`` changes nothing. Effects outside transactions are not undone:
-      sequence increments, and anything a called function does outside the database.
+      ``DELETE`` changes nothing; session-level advisory locks it takes are released.
+      Effects outside transactions are not undone: sequence increments, and anything a
+      called function does outside the database.
     - A normalized text from ``pg_stat_statements`` (``$1`` placeholders) without
       ``params`` gets a generic plan (``QueryPlan.generic``), made with ``PREPARE`` and
       ``plan_cache_mode = force_generic_plan`` -- the plan ``EXPLAIN (GENERIC_PLAN)``

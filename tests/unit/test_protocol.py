@@ -6,20 +6,21 @@ the tests feed them canned ``Result`` objects, and the runners get a fake sessio
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pytest
 
-from pgstatkit import _operations
+from pgstatkit import _operations, _sql
 from pgstatkit._own import MARKER, mark
 from pgstatkit._parse import ParseError
 from pgstatkit._protocol import (
+    NO_ROWS,
     PINNED_SEARCH_PATH,
+    Cleanup,
     Context,
     Operation,
     Query,
@@ -236,13 +237,22 @@ def drive(
     ctx: Context,
     answers: Mapping[str, Result | Exception],
     default: Result | None = None,
+    cleanups: list[Cleanup] | None = None,
 ) -> tuple[list[Query], T | BaseException]:
-    """Feed ``op``'s steps from ``answers`` (normalized SQL -> Result or exception to throw)."""
+    """Feed ``op``'s steps from ``answers`` (normalized SQL -> Result or exception to throw).
+
+    Cleanups the steps register go to ``cleanups`` (the runner would run them last).
+    """
     seen: list[Query] = []
     steps = op.steps(ctx)
     try:
         query = next(steps)
         while True:
+            if isinstance(query, Cleanup):
+                if cleanups is not None:
+                    cleanups.append(query)
+                query = steps.send(NO_ROWS)
+                continue
             seen.append(query)
             answer = answers.get(_normalized(query.sql), default)
             if answer is None:
@@ -256,7 +266,6 @@ def drive(
 
 GENERIC_SQL = "SELECT * FROM t WHERE id = $1"
 GENERIC_STEPS = [
-    "SAVEPOINT pgstatkit_plan",
     f"PREPARE pgstatkit_plan_NAME AS {GENERIC_SQL}",
     "SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)",
     "EXPLAIN (FORMAT JSON) EXECUTE pgstatkit_plan_NAME(NULL)",
@@ -270,9 +279,12 @@ def test_generic_plan_steps() -> None:
     assert not op.commit
     assert not op.pin_search_path
     answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
-    answers[GENERIC_STEPS[3]] = PLAN_RESULT
-    seen, value = drive(op, CTX, answers)
+    answers[GENERIC_STEPS[2]] = PLAN_RESULT
+    cleanups: list[Cleanup] = []
+    seen, value = drive(op, CTX, answers, cleanups=cleanups)
     assert [_normalized(q.sql) for q in seen] == GENERIC_STEPS
+    assert len(cleanups) == 1
+    assert list(cleanups[0].steps()) == []  # DEALLOCATE ran: nothing left to clean up
     assert all(q.params == () for q in seen)
     names = {m.group(0) for q in seen for m in _PLAN_NAME.finditer(q.sql)}
     assert len(names) == 1  # the same statement name throughout
@@ -298,7 +310,7 @@ def test_generic_plan_placeholders_become_nulls() -> None:
     op = _operations.query_plan("SELECT $3::int, $1::text")
     seen, _ = drive(op, CTX, {}, default=PLAN_RESULT)
     assert (
-        _normalized(seen[3].sql)
+        _normalized(seen[2].sql)
         == "EXPLAIN (FORMAT JSON) EXECUTE pgstatkit_plan_NAME(NULL, NULL, NULL)"
     )
 
@@ -307,33 +319,83 @@ class DriverError(Exception):
     sqlstate = "57014"
 
 
-def test_generic_plan_cleans_up_when_explain_fails() -> None:
+PREPARED_CHECK = _sql.load("session.sql", "prepared_statement")
+
+
+def _cleanup_queries(cleanup: Cleanup, found: bool) -> list[str]:
+    """The queries of a generic plan's cleanup, the statement found (or not) by it."""
+    steps = cleanup.steps()
+    seen = []
+    try:
+        query = next(steps)
+        while True:
+            seen.append(_normalized(query.sql))
+            rows = [("pgstatkit_plan_x",)] if found else []
+            query = steps.send(Result(("name",), rows))
+    except StopIteration:
+        return seen
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_generic_plan_failure_leaves_the_deallocate_to_the_cleanup(failing: int) -> None:
     op = _operations.query_plan(GENERIC_SQL)
     failure = DriverError("canceling statement due to statement timeout")
     answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
-    answers[GENERIC_STEPS[3]] = failure
-    answers["ROLLBACK TO SAVEPOINT pgstatkit_plan"] = EMPTY
-    seen, value = drive(op, CTX, answers)
-    assert [_normalized(q.sql) for q in seen] == [
-        *GENERIC_STEPS[:4],
-        "ROLLBACK TO SAVEPOINT pgstatkit_plan",
+    answers[GENERIC_STEPS[failing]] = failure
+    cleanups: list[Cleanup] = []
+    seen, value = drive(op, CTX, answers, cleanups=cleanups)
+    assert [_normalized(q.sql) for q in seen] == GENERIC_STEPS[: failing + 1]
+    assert value is failure
+    (cleanup,) = cleanups
+    assert _cleanup_queries(cleanup, found=True) == [
+        PREPARED_CHECK,
         "DEALLOCATE pgstatkit_plan_NAME",
     ]
-    assert value is failure
+    assert _cleanup_queries(cleanup, found=False) == [PREPARED_CHECK]
 
 
-def test_generic_plan_cleans_up_when_set_config_fails() -> None:
-    op = _operations.query_plan(GENERIC_SQL)
-    failure = RuntimeError("boom")
-    answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
-    answers[GENERIC_STEPS[2]] = failure
-    answers["ROLLBACK TO SAVEPOINT pgstatkit_plan"] = EMPTY
-    seen, value = drive(op, CTX, answers)
-    assert [_normalized(q.sql) for q in seen][-2:] == [
-        "ROLLBACK TO SAVEPOINT pgstatkit_plan",
-        "DEALLOCATE pgstatkit_plan_NAME",
-    ]
+@pytest.mark.parametrize("took_one", [True, False])
+def test_analyze_registers_the_advisory_lock_cleanup(took_one: bool) -> None:
+    op = _operations.query_plan("SELECT pg_advisory_lock(1)", analyze=True)
+    held = Result(("lock",), [("0:1:1:ExclusiveLock",)])
+    new = Result(("lock",), [("0:2:1:ExclusiveLock",)] if took_one else [])
+    sql = "EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) SELECT pg_advisory_lock(1)"
+    answers: dict[str, Result | Exception] = {
+        sql: PLAN_RESULT,
+        _sql.load("session.sql", "advisory_locks"): held,
+        _sql.load("session.sql", "new_advisory_locks"): new,
+    }
+    cleanups: list[Cleanup] = []
+    seen, value = drive(op, CTX, answers, cleanups=cleanups)
+    assert [q.sql for q in seen] == [*list(answers)[1:2], sql, *list(answers)[2:]]
+    assert seen[2].params == (["0:1:1:ExclusiveLock"],)
+    assert isinstance(value, QueryPlan)
+    (cleanup,) = cleanups
+    steps = cleanup.steps()
+    if not took_one:  # seen before the rollback: nothing to release
+        assert list(steps) == []
+        return
+    release = next(steps)
+    assert release.params == (["0:1:1:ExclusiveLock"],)
+    assert "pg_advisory_unlock" in release.sql
+    assert steps.send(Result(("released",), [(True,)])) == release  # once more: taken twice?
+    with pytest.raises(StopIteration):
+        steps.send(Result(("released",), []))
+
+
+def test_analyze_that_fails_leaves_the_lock_cleanup_armed() -> None:
+    op = _operations.query_plan("SELECT pg_advisory_lock(1)", analyze=True)
+    failure = DriverError("canceled")
+    sql = "EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) SELECT pg_advisory_lock(1)"
+    answers: dict[str, Result | Exception] = {
+        sql: failure,
+        _sql.load("session.sql", "advisory_locks"): EMPTY,
+    }
+    cleanups: list[Cleanup] = []
+    _, value = drive(op, CTX, answers, cleanups=cleanups)
     assert value is failure
+    (cleanup,) = cleanups
+    assert "pg_advisory_unlock" in next(cleanup.steps()).sql
 
 
 @pytest.mark.parametrize(
@@ -351,8 +413,17 @@ def test_plan_with_params_is_one_explain(
     kwargs: dict[str, Any], expected_sql: str, expected_params: tuple[object, ...]
 ) -> None:
     op = _operations.query_plan(GENERIC_SQL, params=[42], **kwargs)
-    seen, value = drive(op, CTX, {expected_sql: PLAN_RESULT})
-    assert seen == [Query(expected_sql, expected_params)]
+    locks = Query(_sql.load("session.sql", "advisory_locks"))
+    new = Query(_sql.load("session.sql", "new_advisory_locks"), ([],))
+    answers: dict[str, Result | Exception] = {
+        expected_sql: PLAN_RESULT,
+        locks.sql: EMPTY,
+        new.sql: EMPTY,
+    }
+    seen, value = drive(op, CTX, answers)
+    # EXPLAIN ANALYZE reads the session's advisory locks around it (see the cleanup test)
+    explain = Query(expected_sql, expected_params)
+    assert seen == ([locks, explain, new] if kwargs else [explain])
     assert isinstance(value, QueryPlan)
     assert not value.generic
     assert value.analyzed is bool(kwargs)
@@ -476,9 +547,13 @@ class FakeSession:
         self.setup = setup or setup_result()
         self.log: list[str] = []
         self.guards: list[bool] = []
+        self.ends: list[BaseException | None] = []
 
     def tx_state(self) -> TxState:
         return self.state
+
+    def is_closed(self) -> bool:
+        return False
 
     def _fetch(self, query: Query) -> Result:
         # the runner marks every statement it sends as pgstatkit's own (pgstatkit._own)
@@ -498,20 +573,22 @@ class FakeSession:
 
 
 class FakeSyncSession(FakeSession):
-    @contextlib.contextmanager
-    def guard(self, *, commit: bool) -> Iterator[None]:
+    def begin(self, *, commit: bool) -> None:
         self.guards.append(commit)
-        yield
+
+    def end(self, error: BaseException | None) -> None:
+        self.ends.append(error)
 
     def fetch(self, query: Query) -> Result:
         return self._fetch(query)
 
 
 class FakeAsyncSession(FakeSession):
-    @contextlib.asynccontextmanager
-    async def guard(self, *, commit: bool) -> AsyncIterator[None]:
+    async def begin(self, *, commit: bool) -> None:
         self.guards.append(commit)
-        yield
+
+    async def end(self, error: BaseException | None) -> None:
+        self.ends.append(error)
 
     async def fetch(self, query: Query) -> Result:
         return self._fetch(query)
@@ -519,8 +596,8 @@ class FakeAsyncSession(FakeSession):
 
 def _generic_answers(explain: Result | Exception) -> dict[str, Result | Exception]:
     answers: dict[str, Result | Exception] = dict.fromkeys(GENERIC_STEPS, EMPTY)
-    answers[GENERIC_STEPS[3]] = explain
-    answers["ROLLBACK TO SAVEPOINT pgstatkit_plan"] = EMPTY
+    answers[GENERIC_STEPS[2]] = explain
+    answers[PREPARED_CHECK] = Result(("name",), [("pgstatkit_plan_x",)])
     return answers
 
 
@@ -530,6 +607,7 @@ def test_run_sync_generic_plan() -> None:
     assert plan.generic
     assert session.log[1:] == GENERIC_STEPS
     assert session.guards == [False]
+    assert session.ends == [None]
 
 
 async def test_run_async_translates_timeout_after_cleanup() -> None:
@@ -538,10 +616,9 @@ async def test_run_async_translates_timeout_after_cleanup() -> None:
     with pytest.raises(StatementTimeoutError, match="query_plan") as info:
         await run_async(session, _operations.query_plan(GENERIC_SQL))
     assert info.value.__cause__ is failure
-    assert session.log[-2:] == [
-        "ROLLBACK TO SAVEPOINT pgstatkit_plan",
-        "DEALLOCATE pgstatkit_plan_NAME",
-    ]
+    assert session.ends == [failure, None]  # the guard, then the cleanup's own guard
+    assert session.guards == [False, False]
+    assert session.log[-2:] == [PREPARED_CHECK, "DEALLOCATE pgstatkit_plan_NAME"]
 
 
 def test_run_sync_untranslated_error_passes_through() -> None:

@@ -20,10 +20,12 @@ __all__ = ["AsyncpgSession", "open_session"]
 class AsyncpgSession:
     """A session over one asyncpg connection (or pool connection proxy)."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_commit", "_conn", "_nested")
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        self._nested = False
+        self._commit = False
 
     def tx_state(self) -> TxState:
         # asyncpg does not tell a failed transaction apart; the server's 25P02 does.
@@ -31,22 +33,17 @@ class AsyncpgSession:
             return TxState.IN_TRANSACTION
         return TxState.IDLE
 
-    @asynccontextmanager
-    async def guard(self, *, commit: bool) -> AsyncIterator[None]:
-        nested = self._conn.is_in_transaction()
-        await self._conn.execute(f"SAVEPOINT {SAVEPOINT}" if nested else "BEGIN")
-        try:
-            yield
-        except BaseException:
-            await self._rollback(nested)
-            raise
-        if not commit:
-            await self._rollback(nested)
-        else:
-            await self._conn.execute(f"RELEASE SAVEPOINT {SAVEPOINT}" if nested else "COMMIT")
+    async def begin(self, *, commit: bool) -> None:
+        self._nested = self._conn.is_in_transaction()
+        self._commit = commit
+        await self._conn.execute(f"SAVEPOINT {SAVEPOINT}" if self._nested else "BEGIN")
 
-    async def _rollback(self, nested: bool) -> None:
-        if nested:
+    async def end(self, error: BaseException | None) -> None:
+        # After a cancelled statement asyncpg waits for the server's answer to it (and
+        # for its cancel request) before it sends the next one, so this runs last.
+        if self._commit and error is None:
+            await self._conn.execute(f"RELEASE SAVEPOINT {SAVEPOINT}" if self._nested else "COMMIT")
+        elif self._nested:
             await self._conn.execute(
                 f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
             )
@@ -60,6 +57,9 @@ class AsyncpgSession:
 
     def sqlstate(self, exc: BaseException) -> str | None:
         return sqlstate_of(exc)
+
+    def is_closed(self) -> bool:
+        return bool(self._conn.is_closed())
 
 
 @asynccontextmanager

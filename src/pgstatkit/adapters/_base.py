@@ -1,19 +1,21 @@
 """What every driver adapter provides: a session that runs queries and guards state.
 
-A session wraps one live connection. ``guard(commit=...)`` opens a transaction, or a
-savepoint when the caller's connection is already in a transaction, and on exit rolls
-it back (always, unless ``commit`` and no error) so the caller's transaction state
-and session settings end as they began. ``fetch`` runs one :class:`Query` with the
-extended query protocol and returns its rows. ``sqlstate`` reads the SQLSTATE of a
-driver exception (:func:`sqlstate_of`, the one way pgstatkit reads it);
-:func:`is_client_param_error` tells a parameter the driver refused to send. Neither
-reads an exception's message. Adapters never build models or choose SQL.
+A session wraps one live connection. ``begin(commit=...)`` opens the guard: a
+transaction, or a savepoint when the caller's connection is already in a transaction.
+``end(error)`` closes it: it rolls back (always, unless ``commit`` and ``error`` is
+None) so the caller's transaction state and session settings end as they began. The
+runner calls ``end`` exactly when ``begin`` returned, possibly from another task (it
+shields both from cancellation). ``fetch`` runs one :class:`Query` with the extended
+query protocol and returns its rows. ``sqlstate`` reads the SQLSTATE of a driver
+exception; ``is_closed`` tells whether the driver connection is gone (lost, or closed
+by the driver after a failed cancellation). :func:`sqlstate_of` is the one way pgstatkit
+reads a SQLSTATE; :func:`is_client_param_error` tells a parameter the driver refused to
+send. Neither reads an exception's message. Adapters never build models or choose SQL.
 """
 
 from __future__ import annotations
 
 import sys
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Protocol
 
 from pgstatkit._protocol import Query, Result, TxState
@@ -26,11 +28,15 @@ class AsyncSession(Protocol):
 
     def tx_state(self) -> TxState: ...
 
-    def guard(self, *, commit: bool) -> AbstractAsyncContextManager[None]: ...
+    async def begin(self, *, commit: bool) -> None: ...
+
+    async def end(self, error: BaseException | None) -> None: ...
 
     async def fetch(self, query: Query) -> Result: ...
 
     def sqlstate(self, exc: BaseException) -> str | None: ...
+
+    def is_closed(self) -> bool: ...
 
 
 class SyncSession(Protocol):
@@ -38,11 +44,15 @@ class SyncSession(Protocol):
 
     def tx_state(self) -> TxState: ...
 
-    def guard(self, *, commit: bool) -> AbstractContextManager[None]: ...
+    def begin(self, *, commit: bool) -> None: ...
+
+    def end(self, error: BaseException | None) -> None: ...
 
     def fetch(self, query: Query) -> Result: ...
 
     def sqlstate(self, exc: BaseException) -> str | None: ...
+
+    def is_closed(self) -> bool: ...
 
 
 _CHAIN_LIMIT = 8

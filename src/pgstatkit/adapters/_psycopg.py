@@ -2,14 +2,20 @@
 
 Transactions use psycopg's own ``transaction()`` (a savepoint when the connection is
 already in a transaction; ``force_rollback`` unless the operation commits), so
-psycopg's idea of the connection state stays right. Queries run through a raw cursor
-(``$1`` placeholders) with ``binary=True``, which forces the extended query protocol:
-the server refuses more than one statement. ``prepare=False`` keeps pgstatkit's
-statements out of the connection's prepared statements.
+psycopg's idea of the connection state stays right; the runner enters it in ``begin``
+and leaves it in ``end``, passing the call's error so psycopg rolls back. A statement
+interrupted by a cancellation or ``KeyboardInterrupt`` is cancelled on the server by
+psycopg, which waits for the server's answer before the exception leaves. Queries run
+through a raw cursor (``$1`` placeholders) with ``binary=True``, which forces the
+extended query protocol: the server refuses more than one statement. ``prepare=False``
+keeps pgstatkit's statements out of the connection's prepared statements.
 """
 
 from __future__ import annotations
 
+import asyncio
+import select
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -17,6 +23,7 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
 )
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -44,6 +51,70 @@ def _state(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> TxSt
         ) from None
 
 
+def _exc_info(
+    error: BaseException | None,
+) -> tuple[type[BaseException] | None, BaseException | None, TracebackType | None]:
+    """``__exit__`` arguments: psycopg rolls back when they carry an exception."""
+    if error is None:
+        return None, None, None
+    return type(error), error, error.__traceback__
+
+
+_SETTLE_S = 5.0
+"""How long ``end`` waits for the answer to an interrupted statement (as psycopg does)."""
+
+_UNSETTLED = "no complete answer to a cancelled statement within 5 s: connection closed"
+
+
+def _pending(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    return conn.info.transaction_status == pq.TransactionStatus.ACTIVE
+
+
+def _settle_sync(conn: psycopg.Connection[Any]) -> None:
+    """Read the answer to a statement that was interrupted before psycopg read it.
+
+    psycopg cancels a statement interrupted by ``KeyboardInterrupt`` and waits for the
+    server's answer, but its C wait function can leave that answer unread: the
+    connection stays ACTIVE and every next statement fails with "another command is
+    already in progress". Cancel it (harmless if it is over) and read the answer
+    without ever blocking in libpq; if it is not complete within :data:`_SETTLE_S` the
+    connection is closed, as psycopg does when a cancelled statement does not end.
+    """
+    if not _pending(conn):
+        return
+    conn.cancel_safe(timeout=_SETTLE_S)
+    pgconn = conn.pgconn
+    deadline = time.monotonic() + _SETTLE_S
+    while True:
+        while pgconn.is_busy():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                conn.close()
+                raise psycopg.OperationalError(_UNSETTLED)
+            select.select([pgconn.socket], [], [], remaining)
+            pgconn.consume_input()
+        if pgconn.get_result() is None:
+            return
+
+
+async def _settle_async(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The twin of :func:`_settle_sync` (it polls: a rare path)."""
+    if not _pending(conn):
+        return
+    await conn.cancel_safe(timeout=_SETTLE_S)
+    pgconn = conn.pgconn
+    deadline = time.monotonic() + _SETTLE_S
+    while True:
+        while pgconn.is_busy():
+            if time.monotonic() >= deadline:
+                await conn.close()
+                raise psycopg.OperationalError(_UNSETTLED)
+            await asyncio.sleep(0.005)
+            pgconn.consume_input()
+        if pgconn.get_result() is None:
+            return
+
+
 def _columns(description: list[Any] | None) -> tuple[str, ...]:
     return tuple(d.name for d in description) if description else ()
 
@@ -51,18 +122,25 @@ def _columns(description: list[Any] | None) -> tuple[str, ...]:
 class PsycopgAsyncSession:
     """A session over one ``psycopg.AsyncConnection``."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_tx")
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._conn = conn
+        self._tx: AbstractAsyncContextManager[Any] | None = None
 
     def tx_state(self) -> TxState:
         return _state(self._conn)
 
-    @asynccontextmanager
-    async def guard(self, *, commit: bool) -> AsyncIterator[None]:
-        async with self._conn.transaction(force_rollback=not commit):
-            yield
+    async def begin(self, *, commit: bool) -> None:
+        tx = self._conn.transaction(force_rollback=not commit)
+        await tx.__aenter__()
+        self._tx = tx
+
+    async def end(self, error: BaseException | None) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            await _settle_async(self._conn)
+            await tx.__aexit__(*_exc_info(error))
 
     async def fetch(self, query: Query) -> Result:
         async with psycopg.AsyncRawCursor(self._conn) as cur:
@@ -74,22 +152,32 @@ class PsycopgAsyncSession:
     def sqlstate(self, exc: BaseException) -> str | None:
         return sqlstate_of(exc)
 
+    def is_closed(self) -> bool:
+        return bool(self._conn.closed)
+
 
 class PsycopgSyncSession:
     """A session over one ``psycopg.Connection``; the twin of :class:`PsycopgAsyncSession`."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_tx")
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+        self._tx: AbstractContextManager[Any] | None = None
 
     def tx_state(self) -> TxState:
         return _state(self._conn)
 
-    @contextmanager
-    def guard(self, *, commit: bool) -> Iterator[None]:
-        with self._conn.transaction(force_rollback=not commit):
-            yield
+    def begin(self, *, commit: bool) -> None:
+        tx = self._conn.transaction(force_rollback=not commit)
+        tx.__enter__()
+        self._tx = tx
+
+    def end(self, error: BaseException | None) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            _settle_sync(self._conn)
+            tx.__exit__(*_exc_info(error))
 
     def fetch(self, query: Query) -> Result:
         with psycopg.RawCursor(self._conn) as cur:
@@ -100,6 +188,9 @@ class PsycopgSyncSession:
 
     def sqlstate(self, exc: BaseException) -> str | None:
         return sqlstate_of(exc)
+
+    def is_closed(self) -> bool:
+        return bool(self._conn.closed)
 
 
 @asynccontextmanager

@@ -10,10 +10,19 @@ SQLAlchemy's own bookkeeping stays right:
   outside one: a fresh connection from the session's engine (the session is not
   touched, so it does not autobegin);
 - an ``Engine`` / ``AsyncEngine``: a connection from the engine's pool.
+
+When a call fails and leaves the driver connection closed (the server terminated the
+backend, the network dropped, a driver closed it after a failed cancellation), the
+SQLAlchemy connection is invalidated, as SQLAlchemy's own execution path does on a
+disconnect error: its pool drops the dead connection and the next checkout opens a
+fresh one. Without this, SQLAlchemy would never learn of the failure (pgstatkit does
+not go through its execution path) and would hand the dead asyncpg connection out
+again and again.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -62,26 +71,31 @@ def _sync_driver_session(driver_connection: Any) -> SyncSession:
     raise _unsupported(driver_connection)
 
 
-async def _on_async_connection(conn: AsyncConnection) -> AsyncAdapterSession:
-    raw = await conn.get_raw_connection()
-    return _async_driver_session(raw.driver_connection)
-
-
 @asynccontextmanager
 async def _async_connection(conn: AsyncConnection) -> AsyncIterator[AsyncAdapterSession]:
-    yield await _on_async_connection(conn)
+    """The driver session under ``conn``; ``conn`` is invalidated if the call loses it."""
+    raw = await conn.get_raw_connection()
+    session = _async_driver_session(raw.driver_connection)
+    try:
+        yield session
+    except BaseException:
+        if session.is_closed() and not conn.invalidated:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+        raise
 
 
 @asynccontextmanager
 async def _async_engine(engine: AsyncEngine) -> AsyncIterator[AsyncAdapterSession]:
-    async with engine.connect() as conn:
-        yield await _on_async_connection(conn)
+    async with engine.connect() as conn, _async_connection(conn) as session:
+        yield session
 
 
 @asynccontextmanager
 async def _async_session(session: AsyncSession) -> AsyncIterator[AsyncAdapterSession]:
     if session.in_transaction():
-        yield await _on_async_connection(await session.connection())
+        async with _async_connection(await session.connection()) as adapter_session:
+            yield adapter_session
         return
     bind = session.bind
     if not isinstance(bind, AsyncEngine):
@@ -91,25 +105,30 @@ async def _async_session(session: AsyncSession) -> AsyncIterator[AsyncAdapterSes
         yield adapter_session
 
 
-def _on_connection(conn: Connection) -> SyncSession:
-    return _sync_driver_session(conn.connection.driver_connection)
-
-
 @contextmanager
 def _connection(conn: Connection) -> Iterator[SyncSession]:
-    yield _on_connection(conn)
+    """The driver session under ``conn``; ``conn`` is invalidated if the call loses it."""
+    session = _sync_driver_session(conn.connection.driver_connection)
+    try:
+        yield session
+    except BaseException:
+        if session.is_closed() and not conn.invalidated:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+        raise
 
 
 @contextmanager
 def _engine(engine: Engine) -> Iterator[SyncSession]:
-    with engine.connect() as conn:
-        yield _on_connection(conn)
+    with engine.connect() as conn, _connection(conn) as session:
+        yield session
 
 
 @contextmanager
 def _session(session: Session) -> Iterator[SyncSession]:
     if session.in_transaction():
-        yield _on_connection(session.connection())
+        with _connection(session.connection()) as adapter_session:
+            yield adapter_session
         return
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine

@@ -45,3 +45,46 @@ FROM (
 -- After a committed savepoint: put back the values the caller had.
 SELECT pg_catalog.set_config('statement_timeout', $1, true),
        pg_catalog.set_config('search_path', $2, true);
+
+-- name: prepared_statement
+-- Cleanup of a generic plan: is the statement $1 prepared in this session?
+SELECT p.name FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = $1;
+
+-- name: advisory_locks
+-- Before EXPLAIN ANALYZE: the advisory locks this session holds, one text key per lock
+-- and mode (the form release_new_advisory_locks compares with).
+SELECT pg_catalog.concat_ws(':', l.classid, l.objid, l.objsubid, l.mode) AS lock
+FROM pg_catalog.pg_locks AS l
+WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid() AND l.granted;
+
+-- name: new_advisory_locks
+-- After EXPLAIN ANALYZE, before the rollback: does the session hold an advisory lock
+-- (of either level) that is not in $1 (advisory_locks' keys from before)?
+SELECT pg_catalog.concat_ws(':', l.classid, l.objid, l.objsubid, l.mode) AS lock
+FROM pg_catalog.pg_locks AS l
+WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid() AND l.granted
+  AND NOT (pg_catalog.concat_ws(':', l.classid, l.objid, l.objsubid, l.mode) = ANY ($1::text[]))
+LIMIT 1;
+
+-- name: release_new_advisory_locks
+-- After the guard's rollback (transaction-level locks are gone by then): release, once
+-- each, the session-level advisory locks that are not in $1 (advisory_locks' keys from
+-- before). A lock is listed only while it is held, so every unlock succeeds (no
+-- "you don't own a lock" warning); the runner repeats until no row comes back, since a
+-- session lock taken twice needs two unlocks. objsubid 1: one bigint key, split in
+-- classid (high half) and objid (low half); 2: two int4 keys (oids are unsigned, hence
+-- the bit(32) casts back to int4).
+SELECT CASE
+         WHEN l.objsubid = 1 AND l.mode = 'ExclusiveLock'
+           THEN pg_catalog.pg_advisory_unlock((l.classid::int8 << 32) | l.objid::int8)
+         WHEN l.objsubid = 1
+           THEN pg_catalog.pg_advisory_unlock_shared((l.classid::int8 << 32) | l.objid::int8)
+         WHEN l.mode = 'ExclusiveLock'
+           THEN pg_catalog.pg_advisory_unlock(l.classid::int8::bit(32)::int4,
+                                              l.objid::int8::bit(32)::int4)
+         ELSE pg_catalog.pg_advisory_unlock_shared(l.classid::int8::bit(32)::int4,
+                                                   l.objid::int8::bit(32)::int4)
+       END AS released
+FROM pg_catalog.pg_locks AS l
+WHERE l.locktype = 'advisory' AND l.pid = pg_catalog.pg_backend_pid() AND l.granted
+  AND NOT (pg_catalog.concat_ws(':', l.classid, l.objid, l.objsubid, l.mode) = ANY ($1::text[]));
