@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from cli_support import CLI_DB, dsn, ok, run_cli
+from psycopg.conninfo import conninfo_to_dict
 
 from harness.servers import TestServer
 from pgstatkit.testing import Cluster
@@ -39,17 +40,22 @@ def test_full_reset_names_the_whole_server(private_server: Cluster) -> None:
 
 def test_reset_queryid_counts_every_user_and_database(cli_server: TestServer) -> None:
     other_db = cli_server.dbname
-    cli_server.psql(f"SELECT 4242 {MARK}", dbname=CLI_DB)
-    cli_server.psql(f"SELECT 4242 {MARK}", dbname=CLI_DB, user=cli_server.monitor_role)
-    cli_server.psql(f"SELECT 4242 {MARK}", dbname=other_db)
+    # A statement of its own shape: pg_stat_statements keeps the first text of a queryid,
+    # so a bare SELECT <constant> run earlier by another test would hide the marker.
+    probe = f"SELECT pg_catalog.int4smaller(4242, 4343) {MARK}"
+    cli_server.psql(probe, dbname=CLI_DB)
+    cli_server.psql(probe, dbname=CLI_DB, user=cli_server.monitor_role)
+    cli_server.psql(probe, dbname=other_db)
     rows = cli_server.psql(
-        "SELECT queryid FROM pg_stat_statements WHERE query = 'SELECT $1 /* cli-reset-count */'",
+        "SELECT queryid FROM pg_stat_statements"
+        " WHERE query = 'SELECT pg_catalog.int4smaller($1, $2) /* cli-reset-count */'",
         dbname=CLI_DB,
     ).split()
     assert len(rows) == 3
     assert len(set(rows)) == 1
     queryid = rows[0]
-    server = f"the server {cli_server.host}:{cli_server.port}"
+    where = conninfo_to_dict(dsn(cli_server))
+    server = f"the server {where['host']}:{where['port']}"
 
     proc = run_cli("reset", "--queryid", queryid, "--dsn", dsn(cli_server))
     assert proc.returncode == 8

@@ -189,8 +189,10 @@ def _calls(server: TestServer, pattern: str) -> str:
 
 def test_reset_needs_yes(cli_server: TestServer) -> None:
     marker = "/* cli-reset-test */"
-    cli_server.psql(f"SELECT 42 {marker};", dbname=CLI_DB)
-    pattern = f"SELECT $1 {marker}"
+    # Its own shape (pg_stat_statements keeps a queryid's first text: a bare SELECT 42
+    # would share the entry of any earlier SELECT <constant>).
+    cli_server.psql(f"SELECT pg_catalog.int4larger(42, 43) {marker};", dbname=CLI_DB)
+    pattern = f"SELECT pg_catalog.int4larger($1, $2) {marker}"
     queryid = cli_server.psql(
         f"SELECT queryid FROM pg_stat_statements WHERE query = '{pattern}'", dbname=CLI_DB
     ).splitlines()[0]

@@ -113,7 +113,9 @@ async def test_reset_forgets_statements(pg_server: TestServer) -> None:
     conn = await asyncpg.connect(pg_server.dsn)
     try:
         for _ in range(3):
-            await conn.fetchval("SELECT 1 /* pgstatkit-reset-probe */")
+            # A shape of its own: pg_stat_statements keeps a queryid's first text, so a
+            # bare SELECT <constant> of an earlier test would hide the marker.
+            await conn.fetchval("SELECT pg_catalog.int8larger(7, 8) /* pgstatkit-reset-probe */")
         rows = await stats.top_queries_by_total_time(conn, limit=10_000)
         probe = next(r for r in rows if r.query and "pgstatkit-reset-probe" in r.query)
         assert probe.calls >= 3
