@@ -24,18 +24,18 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pgstatkit.cli import (
+from pgstatkit.cli._base import (
     EXIT_BAD_ARGUMENTS,
     EXIT_ERROR,
     EXIT_MISSING_EXTRA,
     EXIT_OK,
     CliError,
-    build_report,
-    mask_dsn,
 )
+from pgstatkit.cli._dsn import mask_dsn
+from pgstatkit.cli.commands.report import build_report
 
 if TYPE_CHECKING:
-    from pgstatkit.cli import Out
+    from pgstatkit.cli._output import Out
 
 __all__ = ["DEMO_DB", "MARK", "run", "wait_for_table_stats"]
 
