@@ -12,10 +12,6 @@ from pgstatkit.models import SetupReport
 __all__ = ["Out"]
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 class Out:
     """Writes results in the chosen format (``--format``) to stdout."""
 
@@ -45,7 +41,7 @@ class Out:
 
     def pairs(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
         if self.form == "markdown":
-            return ["| | |", "| --- | ---: |", *(f"| {k} | {_md(v)} |" for k, v in pairs)]
+            return ["| | |", "| --- | ---: |", *(f"| {k} | {fmt.md_cell(v)} |" for k, v in pairs)]
         width = max(len(k) for k, _ in pairs)
         return [f"{k.ljust(width)}  {v}" for k, v in pairs]
 
