@@ -26,6 +26,7 @@ from pgstatkit.cli._base import (
 )
 from pgstatkit.cli._dsn import parse_dsn
 from pgstatkit.cli._errors import cli_message
+from pgstatkit.cli._format import ident, safe
 from pgstatkit.errors import PgStatKitError
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ def connect(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
 def where(conn: psycopg.Connection[Any]) -> str:
     """``database "shop" on host:port``, for the messages of install and uninstall."""
     info = conn.info
-    return f'database "{info.dbname}" on {info.host}:{info.port}'
+    return f"database {ident(info.dbname)} on {safe(f'{info.host}:{info.port}')}"
 
 
 def confirm(args: argparse.Namespace, question: str) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "Column",
     "cut",
     "database_lines",
+    "ident",
     "json_dump",
     "markdown_table",
     "md_cell",
@@ -64,6 +65,15 @@ __all__ = [
     "table",
     "terminal_width",
 ]
+
+
+def ident(name: str) -> str:
+    """A name from the database in a message: quoted as an SQL identifier (an inner
+    ``"`` doubled, so the message shows where the name ends) and made :func:`safe`.
+
+    The one way the command line quotes a database, schema or role name.
+    """
+    return safe('"' + name.replace('"', '""') + '"')
 
 
 def terminal_width() -> int:

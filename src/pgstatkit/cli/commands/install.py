@@ -6,6 +6,7 @@ import argparse
 
 from pgstatkit.cli._base import EXIT_OK
 from pgstatkit.cli._connect import api_options, blocking_api, connect, where
+from pgstatkit.cli._format import ident
 from pgstatkit.cli._options import add_schema, role
 from pgstatkit.cli._output import Out
 from pgstatkit.cli.commands._command import Command
@@ -36,7 +37,7 @@ def _run(args: argparse.Namespace, out: Out) -> int:
         out.json({"installed": True, "schema": args.schema, "granted_to": roles})
     else:
         granted = f"; SELECT granted to {', '.join(roles)}" if roles else ""
-        out.write([f'installed pgstatkit (schema "{args.schema}") in {place}{granted}'])
+        out.write([f"installed pgstatkit (schema {ident(args.schema)}) in {place}{granted}"])
     return EXIT_OK
 
 

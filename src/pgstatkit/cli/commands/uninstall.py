@@ -6,6 +6,7 @@ import argparse
 
 from pgstatkit.cli._base import EXIT_OK
 from pgstatkit.cli._connect import api_options, blocking_api, confirm, connect, where
+from pgstatkit.cli._format import ident
 from pgstatkit.cli._options import add_schema, add_yes
 from pgstatkit.cli._output import Out
 from pgstatkit.cli.commands._command import Command
@@ -22,12 +23,12 @@ def _run(args: argparse.Namespace, out: Out) -> int:
     stats = blocking_api()
     with connect(args) as conn:
         place = where(conn)
-        confirm(args, f'Uninstall pgstatkit (schema "{args.schema}") from {place}?')
+        confirm(args, f"Uninstall pgstatkit (schema {ident(args.schema)}) from {place}?")
         stats.uninstall(conn, schema=args.schema, **api_options(args))
     if out.form == "json":
         out.json({"uninstalled": True, "schema": args.schema})
     else:
-        out.write([f'uninstalled pgstatkit (schema "{args.schema}") from {place}'])
+        out.write([f"uninstalled pgstatkit (schema {ident(args.schema)}) from {place}"])
     return EXIT_OK
 
 
