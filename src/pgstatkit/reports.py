@@ -53,6 +53,7 @@ __all__ = [
     "Param",
     "Report",
     "register",
+    "statement_listing",
     "unregister",
 ]
 
@@ -325,57 +326,67 @@ STATEMENT_METRICS: tuple[Metric, ...] = (
 
 # --------------------------------------------------------------------------- reports
 
-SLOW_QUERIES = Report(
+
+def statement_listing(
+    name: str,
+    operation: Callable[..., Operation[Any]],
+    params: tuple[Param, ...],
+    *,
+    command: str,
+    help: str,
+    title: str,
+    route: str,
+    summary: str,
+) -> Report:
+    """A report of ``QueryStat`` rows from ``pg_stat_statements`` (with the scope
+    parameters, a section of ``pgstatkit report`` under its title)."""
+    return Report(
+        name,
+        operation,
+        QueryStat,
+        params=(*params, *STATEMENT_SCOPE),
+        command=command,
+        help=help,
+        title=title,
+        route=route,
+        summary=summary,
+        statements=True,
+        needs_pg_stat_statements=True,
+        overview=title,
+    )
+
+
+SLOW_QUERIES = statement_listing(
     "slow_queries",
     _ops.slow_queries,
-    QueryStat,
-    params=(
-        min_duration_ms("threshold on the mean execution time in ms (default 1000)"),
-        limit(20),
-        *STATEMENT_SCOPE,
-    ),
+    (min_duration_ms("threshold on the mean execution time in ms (default 1000)"), limit(20)),
     command="slow",
     help="statements whose mean execution time is at least --min-duration-ms",
     title="Slow queries (mean >= {min_duration_ms:g} ms)",
     route="slow-queries",
     summary="Slow statements: mean execution time at least min_duration_ms",
-    statements=True,
-    needs_pg_stat_statements=True,
-    overview="Slow queries (mean >= {min_duration_ms:g} ms)",
 )
 
-TOP_QUERIES = Report(
+TOP_QUERIES = statement_listing(
     "top_queries_by_total_time",
     _ops.top_queries_by_total_time,
-    QueryStat,
-    params=(limit(20), *STATEMENT_SCOPE),
+    (limit(20),),
     command="top",
     help="statements with the highest total execution time",
     title="Top queries by total time",
     route="top-queries",
     summary="Statements with the highest total execution time",
-    statements=True,
-    needs_pg_stat_statements=True,
-    overview="Top queries by total time",
 )
 
-LOW_CACHE_HIT = Report(
+LOW_CACHE_HIT = statement_listing(
     "queries_with_low_cache_hit",
     _ops.queries_with_low_cache_hit,
-    QueryStat,
-    params=(
-        max_cache_hit_ratio("a fraction from 0 to 1 (default 0.9, i.e. 90%%)"),
-        limit(20),
-        *STATEMENT_SCOPE,
-    ),
+    (max_cache_hit_ratio("a fraction from 0 to 1 (default 0.9, i.e. 90%%)"), limit(20)),
     command="low-cache",
     help="statements with a shared-buffer cache hit ratio <= the threshold",
     title="Queries with a low cache hit ratio (<= {max_cache_hit_ratio:.0%})",
     route="low-cache-hit",
     summary="Statements with a shared-buffer cache hit ratio at most max_cache_hit_ratio",
-    statements=True,
-    needs_pg_stat_statements=True,
-    overview="Queries with a low cache hit ratio (<= {max_cache_hit_ratio:.0%})",
 )
 
 DATABASE = Report(

@@ -19,26 +19,7 @@ from pgstatkit.errors import (
     UnsafeQueryError,
 )
 
-__all__ = [
-    "EXIT_BAD_ARGUMENTS",
-    "EXIT_CODES_HELP",
-    "EXIT_CONNECTION",
-    "EXIT_ERROR",
-    "EXIT_EXTENSION",
-    "EXIT_INTERRUPTED",
-    "EXIT_MISSING_EXTRA",
-    "EXIT_NOT_CONFIRMED",
-    "EXIT_OK",
-    "EXIT_PRIVILEGE",
-    "EXIT_REFUSED",
-    "EXIT_SETUP_ERRORS",
-    "EXIT_TIMEOUT",
-    "EXTENSION_ERRORS",
-    "CliError",
-    "Parser",
-    "checked",
-    "error_code",
-]
+# the exit codes are re-exported by pgstatkit.cli, which lists them in its __all__
 
 EXIT_OK = 0
 EXIT_ERROR = 1

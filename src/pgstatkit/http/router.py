@@ -42,6 +42,7 @@ def _check_options(
     max_query_length: int,
     enable_explain: bool,
     enable_explain_analyze: bool,
+    metrics_top_n: int,
 ) -> None:
     if auth is None and not allow_unauthenticated:
         raise ValueError(
@@ -57,6 +58,7 @@ def _check_options(
         raise ValueError(f"max_query_length must be a positive int, got {max_query_length!r}")
     if enable_explain_analyze and not enable_explain:
         raise ValueError("enable_explain_analyze=True needs enable_explain=True")
+    _validate.limit(metrics_top_n, "metrics_top_n")
 
 
 def create_router(
@@ -103,14 +105,9 @@ def create_router(
         TypeError: ``source`` is not a supported source nor a callable.
     """
     _check_options(
-        auth,
-        allow_unauthenticated,
-        query_text,
-        max_query_length,
-        enable_explain,
-        enable_explain_analyze,
-    )
-    _validate.limit(metrics_top_n, "metrics_top_n")
+        auth, allow_unauthenticated, query_text, max_query_length, enable_explain,
+        enable_explain_analyze, metrics_top_n,
+    )  # fmt: skip
     service = Service(
         _resolve_source(source), query_text, max_query_length, metrics_top_n, enable_explain_analyze
     )
