@@ -12,7 +12,7 @@ import datetime as _dt
 import os
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import Literal, NamedTuple, TypeVar, cast
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
@@ -32,6 +32,7 @@ from pgstatkit.models import (
 
 __all__ = [
     "TABLE_ORDERS",
+    "TableOrder",
     "database_statistics",
     "index_usage",
     "queries_with_low_cache_hit",
@@ -47,14 +48,18 @@ __all__ = [
 
 T = TypeVar("T")
 
-TABLE_ORDERS: dict[str, str] = {
+TableOrder = Literal["seq_tup_read", "seq_scan", "total_size", "dead_tuples", "name"]
+"""The orderings of ``table_statistics``: the one list (the API's type, the command
+line's ``--order-by`` choices and the HTTP ``order_by`` enum are read from it)."""
+
+TABLE_ORDERS: dict[TableOrder, str] = {
     "seq_tup_read": "t.seq_tup_read DESC, t.seq_scan DESC",
     "seq_scan": "t.seq_scan DESC, t.seq_tup_read DESC",
     "total_size": "total_size_bytes DESC",
     "dead_tuples": "t.n_dead_tup DESC",
     "name": "t.schemaname, t.relname",
 }
-"""Orderings :func:`table_statistics` accepts, and the fixed SQL each stands for."""
+"""The fixed SQL each :data:`TableOrder` stands for."""
 
 
 def _statements_query(
@@ -181,7 +186,7 @@ def table_statistics(
 ) -> Operation[list[TableStatistics]]:
     """User tables with scans, tuples, maintenance times, sizes and heap cache hits."""
     params = (_validate.limit(limit), *_own_tables(include_pgstatkit))
-    order = TABLE_ORDERS[_validate.choice(order_by, "order_by", TABLE_ORDERS)]
+    order = TABLE_ORDERS[cast(TableOrder, _validate.choice(order_by, "order_by", TABLE_ORDERS))]
     sql = _sql.render(
         _sql.load("catalog.sql", "table_statistics"),
         order_by=f'{order}, schema, "table"',

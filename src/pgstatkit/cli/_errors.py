@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from pgstatkit import _sql
 from pgstatkit._scan import EXPLAINABLE, scan
+from pgstatkit.cli._format import ident
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
@@ -49,7 +50,7 @@ def _server_words(exc: BaseException) -> str | None:
 def extension_message(exc: PgStatKitError, dbname: str | None = None) -> str:
     """A CLI-flavoured one-line fix for an extension error."""
     if isinstance(exc, ExtensionNotSetUpError):
-        where = f' in database "{dbname}"' if dbname else ""
+        where = f" in database {ident(dbname)}" if dbname else ""
         return (
             "pg_stat_statements is not loaded and not created: set shared_preload_libraries "
             "= 'pg_stat_statements' in postgresql.conf (keep libraries already listed) and "
@@ -63,7 +64,7 @@ def extension_message(exc: PgStatKitError, dbname: str | None = None) -> str:
             "restart the server; `pgstatkit doctor` checks the rest"
         )
     if isinstance(exc, ExtensionNotInstalledError):
-        where = f' in database "{dbname}"' if dbname else ""
+        where = f" in database {ident(dbname)}" if dbname else ""
         return (
             f"the pg_stat_statements extension is not created{where}: run `pgstatkit install` "
             "(or CREATE EXTENSION pg_stat_statements; a superuser the first time)"

@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pgstatkit import _doctor as _ops_doctor
 from pgstatkit import _install as _ops_install
 from pgstatkit import _operations as _ops
+from pgstatkit._operations import TableOrder
 from pgstatkit._protocol import Operation
 from pgstatkit._run import run_sync
 from pgstatkit.adapters import open_sync
@@ -66,8 +67,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-TableOrder = Literal["seq_tup_read", "seq_scan", "total_size", "dead_tuples", "name"]
 
 
 def _run(conn: Any, op: Operation[T]) -> T:
