@@ -131,13 +131,14 @@ CROSS JOIN (
     ) AS is_legacy
 ) AS l
 ORDER BY f.label) AS o WHERE NOT o.owned) AS foreign_objects,
-               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(m.name), ', ' ORDER BY m.i)
+               (SELECT pg_catalog.string_agg(
+                           '"' || pg_catalog.replace(m.name, '"', '""') || '"', ', ' ORDER BY m.i)
                 FROM (SELECT r.name, r.i
 FROM pg_catalog.unnest($2::text[]) WITH ORDINALITY AS r (name, i)
 WHERE r.name <> 'public'
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS x WHERE x.rolname = r.name)
 ORDER BY r.i) AS m) AS missing_roles,
-               (SELECT pg_catalog.max(v) FROM pg_catalog.unnest($6::int4[]) AS v) AS known
+               (SELECT pg_catalog.max(v::int4) FROM pg_catalog.unnest($6::text[]) AS v) AS known
         FROM (VALUES (1)) AS one (x)
         LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
         LEFT JOIN pg_catalog.pg_namespace AS en ON en.oid = e.extnamespace
@@ -188,9 +189,9 @@ ORDER BY r.i) AS m) AS missing_roles,
         SELECT 100 + m.i, 'run',
                pg_catalog.replace(m.statement, '@schema@', pg_catalog.quote_ident($1::text)),
                NULL, NULL
-        FROM ROWS FROM (pg_catalog.unnest($6::int4[]), pg_catalog.unnest($7::text[]))
+        FROM ROWS FROM (pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]))
             WITH ORDINALITY AS m (version, statement, i)
-        WHERE m.version > coalesce($3::int4, 0)
+        WHERE m.version::int4 > coalesce($3::int4, 0)
         UNION ALL
         SELECT 10000, 'run', pg_catalog.format(
                    'INSERT INTO %I.pgstatkit_meta (id, schema_version, created_extension, '
@@ -224,7 +225,9 @@ ORDER BY r.i) AS m) AS missing_roles,
 WHERE q.refusals = 0 OR q.action = 'refuse'
 ORDER BY q.pos$q0$
     USING v_schema, v_roles, v_version, v_made_extension, v_made_schema,
-    ARRAY[1, 2]::int4[],
+    ARRAY[
+      $q0$1$q0$,
+      $q0$2$q0$]::text[],
     ARRAY[
       $q0$CREATE TABLE @schema@.pgstatkit_meta (
     id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),

@@ -111,7 +111,8 @@ WHERE o.relname = 'pgstatkit_meta' AND o.owned;
 -- $1 schema, $2 roles to grant to (text[]: the missing ones are refused here),
 -- $3 recorded schema version (NULL: none), $4 / $5 recorded created_extension /
 -- created_schema; $6 / $7 the migrations' statements (sql/schema/NNNN_*.sql): their
--- schema versions (int4[]) and texts (text[]), in order; $8 / $9 / $10 the views'
+-- schema versions and texts (text[]: asyncpg would look an int4[] up in the catalog,
+-- a statement pgstatkit cannot mark), in order; $8 / $9 / $10 the views'
 -- definitions (sql/schema/views.sql): pg_stat_statements version ('1.10'), view name,
 -- SELECT with @pgss_schema@ for the extension's schema. It creates the schema and the
 -- extension (in public, or the helper schema without one) if missing, applies the
@@ -134,9 +135,10 @@ FROM (
                    AS schema_exists,
                (SELECT pg_catalog.string_agg(o.label, ', ' ORDER BY o.label)
                 FROM ({{objects}}) AS o WHERE NOT o.owned) AS foreign_objects,
-               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(m.name), ', ' ORDER BY m.i)
+               (SELECT pg_catalog.string_agg(
+                           '"' || pg_catalog.replace(m.name, '"', '""') || '"', ', ' ORDER BY m.i)
                 FROM ({{missing_roles}}) AS m) AS missing_roles,
-               (SELECT pg_catalog.max(v) FROM pg_catalog.unnest($6::int4[]) AS v) AS known
+               (SELECT pg_catalog.max(v::int4) FROM pg_catalog.unnest($6::text[]) AS v) AS known
         FROM (VALUES (1)) AS one (x)
         LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
         LEFT JOIN pg_catalog.pg_namespace AS en ON en.oid = e.extnamespace
@@ -187,9 +189,9 @@ FROM (
         SELECT 100 + m.i, 'run',
                pg_catalog.replace(m.statement, '@schema@', pg_catalog.quote_ident($1::text)),
                NULL, NULL
-        FROM ROWS FROM (pg_catalog.unnest($6::int4[]), pg_catalog.unnest($7::text[]))
+        FROM ROWS FROM (pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]))
             WITH ORDINALITY AS m (version, statement, i)
-        WHERE m.version > coalesce($3::int4, 0)
+        WHERE m.version::int4 > coalesce($3::int4, 0)
         UNION ALL
         SELECT 10000, 'run', pg_catalog.format(
                    'INSERT INTO %I.pgstatkit_meta (id, schema_version, created_extension, '

@@ -346,7 +346,7 @@ def install_arguments(
         version,
         created_extension,
         created_schema,
-        [v for v, _ in statements],
+        [str(v) for v, _ in statements],
         [s for _, s in statements],
         [d[0] for d in views],
         [d[1] for d in views],

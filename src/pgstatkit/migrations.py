@@ -119,10 +119,6 @@ def _texts(values: Sequence[str]) -> str:
     return "ARRAY[\n      " + ",\n      ".join(_dollar(v) for v in values) + "]::text[]"
 
 
-def _ints(values: Sequence[int]) -> str:
-    return "ARRAY[" + ", ".join(str(int(v)) for v in values) + "]::int4[]"
-
-
 def _version_arg(pgss_version: object) -> Version | None:
     if pgss_version is None:
         return None
@@ -154,7 +150,7 @@ def _install_arguments(applied: Sequence[Migration], only: Version | None) -> st
     statements = [(m.version, s) for m in applied for s in m.statements]
     views = [d for d in definitions() if only is None or parse_version(d[0]) == only]
     constants = [
-        _ints([v for v, _ in statements]),
+        _texts([str(v) for v, _ in statements]),
         _texts([s for _, s in statements]),
         _texts([d[0] for d in views]),
         _texts([d[1] for d in views]),
