@@ -1264,6 +1264,9 @@ WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
   AND n.nspname = $1::text
   AND c.relname::text = ANY ($2::text[])
   AND (rw.oid IS NULL OR rw.ev_class <> c.oid)
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+                  WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                    AND k.oid = d.objid AND k.conrelid = c.oid)
 ORDER BY 1) AS d$q0$ USING v_schema, r.names, r.alt LOOP
           RAISE EXCEPTION USING ERRCODE = d.alt, MESSAGE = d.sql;
         END LOOP;
@@ -1323,6 +1326,9 @@ WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
   AND n.nspname = $1::text
   AND c.relname::text = ANY ($2::text[])
   AND (rw.oid IS NULL OR rw.ev_class <> c.oid)
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+                  WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                    AND k.oid = d.objid AND k.conrelid = c.oid)
 ORDER BY 1) AS d$q0$ USING v_schema, q.names, q.alt LOOP
                 RAISE EXCEPTION USING ERRCODE = d.alt, MESSAGE = d.sql;
               END LOOP;

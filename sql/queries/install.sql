@@ -65,7 +65,8 @@ ORDER BY f.label;
 -- name: dependents
 -- What depends on the given views (text[]) of the helper schema, as PostgreSQL
 -- records it (pg_depend; a view or materialized view through its rewrite rule), named
--- for a message; the views' own rules are not dependents.
+-- for a message; the views' own rules and the relations' own constraints (the CHECK of
+-- pgstatkit_meta) are not dependents.
 SELECT DISTINCT CASE
            WHEN rw.oid IS NOT NULL THEN pg_catalog.format('%s %I.%I',
                CASE dc.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
@@ -84,6 +85,9 @@ WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
   AND n.nspname = {{schema}}
   AND c.relname::text = ANY ({{views}})
   AND (rw.oid IS NULL OR rw.ev_class <> c.oid)
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+                  WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                    AND k.oid = d.objid AND k.conrelid = c.oid)
 ORDER BY 1;
 
 -- name: missing_roles

@@ -13,7 +13,7 @@ import pytest
 from harness.servers import TestServer
 from pgstatkit import _install, _sql, migrations, stats
 from pgstatkit._protocol import Operation
-from pgstatkit.errors import PgStatKitError
+from pgstatkit.errors import InstallRefusedError, PgStatKitError
 from pgstatkit.migrations import install_statements, uninstall_statements
 from pgstatkit.testing import ClusterError
 
@@ -323,3 +323,31 @@ async def test_rebuild_view_grants_again_what_the_view_had(
         await conn.close()
         pg_server.psql(f"DROP OWNED BY {quoted}", dbname=fresh_db)
         pg_server.psql(f"DROP ROLE {quoted}", dbname="postgres")
+
+
+@pytest.mark.parametrize("path", ["stats", "psql"])
+async def test_uninstall_refusal_names_only_the_users_objects(
+    pg_server: TestServer, fresh_db: str, path: str
+) -> None:
+    """The objects named are those of the user's that depend on pgstatkit's: not the
+    CHECK constraint of pgstatkit_meta on its own table (as docs/setup.md shows)."""
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        await stats.install(conn)
+        await conn.execute(
+            "CREATE VIEW public.my_report AS"
+            " SELECT queryid FROM pgstatkit.top_queries_by_total_time;"
+            " CREATE MATERIALIZED VIEW public.my_slow AS SELECT calls FROM pgstatkit.slow_queries"
+        )
+        listed = "(materialized view public.my_slow, view public.my_report), and"
+        if path == "stats":
+            with pytest.raises(InstallRefusedError) as info:
+                await stats.uninstall(conn)
+            message = str(info.value)
+        else:
+            with pytest.raises(ClusterError) as error:
+                psql_file(pg_server, fresh_db, UNINSTALL_SQL)
+            message = str(error.value)
+        assert f"other objects depend on pgstatkit's objects {listed}" in message
+    finally:
+        await conn.close()
