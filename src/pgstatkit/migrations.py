@@ -38,6 +38,7 @@ a newer pgstatkit; the migration's transaction changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from pgstatkit import _sql
 from pgstatkit._columns import MIN_VERSION, Version, parse_version
@@ -54,7 +55,7 @@ from pgstatkit._install import (
 )
 from pgstatkit.errors import InvalidArgumentError
 
-__all__ = ["install_statements", "render", "uninstall_statements"]
+__all__ = ["install_statements", "render", "sql_path", "uninstall_statements"]
 
 _lit = _sql.quote_literal
 
@@ -214,6 +215,22 @@ def render(
             grants=grants,
         )
     )
+
+
+def sql_path(name: str) -> Path:
+    """The path of one of pgstatkit's SQL files: ``sql_path("install.sql")``,
+    ``sql_path("uninstall.sql")``, ``sql_path("schema/0001_views.sql")``...
+
+    In an installed pgstatkit they are in the package (``pgstatkit/sql/``), in a source
+    checkout in the top-level ``sql/``; for ``psql -f`` and other tools.
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    path = _sql.root() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"pgstatkit has no SQL file {name!r} (in {_sql.root()})")
+    return path
 
 
 def install_statements(

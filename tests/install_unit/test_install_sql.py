@@ -260,3 +260,12 @@ def test_static_do_blocks_read_the_settings() -> None:
     assert "current_setting('pgstatkit.schema', true)" in install
     assert "current_setting('pgstatkit.grant_select_to', true)" in install
     assert "current_setting('pgstatkit.schema', true)" in _sql.read("uninstall.sql")
+
+
+def test_sql_path() -> None:
+    from pgstatkit.migrations import sql_path
+
+    assert sql_path("install.sql").read_text(encoding="utf-8") == _sql.read("install.sql")
+    assert sql_path("schema/0001_views.sql").name == "0001_views.sql"
+    with pytest.raises(FileNotFoundError, match="no SQL file"):
+        sql_path("nope.sql")
