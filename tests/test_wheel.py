@@ -28,7 +28,7 @@ from pgstatkit import _install, _sql, migrations
 root = _sql.root()
 assert root == Path(pgstatkit.__file__).parent / "sql", root
 for path in sorted((root / "queries").glob("*.sql")):
-    assert _sql._file(path.name), path
+    assert _sql.blocks(path.name), path
 for name in _install.PLANS:
     _install.plan_sql(name)
 assert [m.version for m in _install.load_migrations()] == [1, 2]

@@ -215,7 +215,8 @@ def _views(schema: str, installed: object, meta: Row | None) -> SetupFinding:
     return SetupFinding("views", "ok", f"built for pg_stat_statements {built}", why, None, None)
 
 
-def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+def _pgss_settings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """The findings on pg_stat_statements' own settings (they exist when it is loaded)."""
     found: list[SetupFinding] = []
     if "pg_stat_statements.track" in settings:
         track = settings["pg_stat_statements.track"][0]
@@ -253,6 +254,11 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
                 "on",
             )
         )
+    return found
+
+
+def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    found = _pgss_settings(settings)
     found.append(
         _setting_finding(
             "track_io_timing",
@@ -287,38 +293,42 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
         )
     )
     if "log_line_prefix" in settings:
-        prefix = settings["log_line_prefix"][0]
-        missing = [
-            label
-            for label, codes in (
-                ("time", ("%m", "%t", "%n")),
-                ("user", ("%u",)),
-                ("database", ("%d",)),
-                ("client", ("%h", "%r")),
-            )
-            if not any(code in prefix for code in codes)
-        ]
-        finding = _setting_finding(
-            "log_line_prefix",
-            settings,
-            not missing,
-            "info",
-            "slow-statement log lines are useful only with the time, user, database and "
-            "client they came from",
-            RECOMMENDED_PREFIX,
-        )
-        if missing:
-            finding = SetupFinding(
-                finding.check,
-                finding.severity,
-                f"{prefix!r} (no {', '.join(missing)})",
-                finding.why,
-                finding.fix,
-                finding.restart_required,
-                finding.recommended,
-            )
-        found.append(finding)
+        found.append(_log_line_prefix(settings))
     return found
+
+
+def _log_line_prefix(settings: Mapping[str, Setting]) -> SetupFinding:
+    prefix = settings["log_line_prefix"][0]
+    missing = [
+        label
+        for label, codes in (
+            ("time", ("%m", "%t", "%n")),
+            ("user", ("%u",)),
+            ("database", ("%d",)),
+            ("client", ("%h", "%r")),
+        )
+        if not any(code in prefix for code in codes)
+    ]
+    finding = _setting_finding(
+        "log_line_prefix",
+        settings,
+        not missing,
+        "info",
+        "slow-statement log lines are useful only with the time, user, database and "
+        "client they came from",
+        RECOMMENDED_PREFIX,
+    )
+    if not missing:
+        return finding
+    return SetupFinding(
+        finding.check,
+        finding.severity,
+        f"{prefix!r} (no {', '.join(missing)})",
+        finding.why,
+        finding.fix,
+        finding.restart_required,
+        finding.recommended,
+    )
 
 
 EVICTIONS_WHY = "evicted statements lose their statistics (pg_stat_statements_info.dealloc)"

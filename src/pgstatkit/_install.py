@@ -254,7 +254,7 @@ def definitions() -> tuple[tuple[str, str, str], ...]:
     """``sql/schema/views.sql``: (pg_stat_statements version, view, ``SELECT``), in order;
     the extension's schema is :data:`PGSS_SCHEMA_TOKEN`."""
     found = []
-    for block, sql in _sql._file("schema/views.sql").items():
+    for block, sql in _sql.blocks("schema/views.sql").items():
         match = _DEFINITION.fullmatch(block)
         if match is None or match.group(1) not in VIEWS:
             raise RuntimeError(f"unexpected block {block!r} in sql/schema/views.sql")

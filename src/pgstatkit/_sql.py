@@ -31,7 +31,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["load", "quote_ident", "quote_literal", "read", "render", "root"]
+__all__ = ["blocks", "load", "quote_ident", "quote_literal", "read", "render", "root"]
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
 
@@ -82,6 +82,15 @@ def _file(filename: str) -> dict[str, str]:
             raise RuntimeError(f"duplicate SQL block {name!r} in {filename}")
         blocks[name] = body
     return blocks
+
+
+def blocks(filename: str) -> dict[str, str]:
+    """Every named block of ``filename`` (a bare name is in ``queries/``), in file order.
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    return dict(_file(filename))
 
 
 def load(filename: str, name: str) -> str:
