@@ -24,7 +24,6 @@ DECLARE
   v_made_schema bool;
   r record;
   q record;
-  d record;
 BEGIN
   -- Only pg_catalog's names, as in pgstatkit's own transactions; put back at the end.
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -121,19 +120,48 @@ CROSS JOIN (
 ORDER BY f.label) AS o WHERE o.owned) AS mine
     ) AS s
     CROSS JOIN LATERAL (
+        SELECT (SELECT pg_catalog.string_agg(d.object, ', ' ORDER BY d.object)
+                FROM (SELECT DISTINCT CASE
+           WHEN rw.oid IS NOT NULL THEN pg_catalog.format('%s %I.%I',
+               CASE dc.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
+               dn.nspname, dc.relname)
+           ELSE pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)
+       END AS object
+FROM pg_catalog.pg_depend AS d
+JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_rewrite AS rw
+    ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND rw.oid = d.objid
+LEFT JOIN pg_catalog.pg_class AS dc ON dc.oid = rw.ev_class
+LEFT JOIN pg_catalog.pg_namespace AS dn ON dn.oid = dc.relnamespace
+WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+  AND d.deptype = 'n'
+  AND n.nspname = $1::text
+  AND c.relname::text = ANY (s.mine)
+  AND (rw.oid IS NULL OR rw.ev_class <> c.oid)
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
+                  WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                    AND k.oid = d.objid AND k.conrelid = c.oid)
+ORDER BY 1) AS d) AS dependents
+    ) AS u
+    CROSS JOIN LATERAL (
         SELECT 0, 'refuse', pg_catalog.format(
                    'schema %L was installed by a newer pgstatkit (schema version %s, this '
                    'one knows %s): upgrade pgstatkit', $1::text, $2::int4, $5::int4),
                NULL::text[], '0A000'
         WHERE $2::int4 > $5::int4
         UNION ALL
-        SELECT m.i, 'drop', pg_catalog.format('DROP %s %I.%I RESTRICT',
+        SELECT 1, 'refuse', pg_catalog.format(
+                   'uninstall refused, nothing changed: other objects depend on '
+                   'pgstatkit''s objects (%s), and pgstatkit never drops with CASCADE: '
+                   'drop them first, or keep pgstatkit installed', u.dependents),
+               NULL, '2BP01'
+        WHERE u.dependents IS NOT NULL
+        UNION ALL
+        SELECT 10 + m.i, 'run', pg_catalog.format('DROP %s %I.%I RESTRICT',
                    CASE WHEN m.name = 'pgstatkit_meta' THEN 'TABLE' ELSE 'VIEW' END,
                    $1::text, m.name),
-               s.mine,
-               'uninstall refused, nothing changed: other objects depend on pgstatkit''s '
-               'objects (%2$s), and pgstatkit never drops with CASCADE: drop them first, '
-               'or keep pgstatkit installed'
+               NULL, NULL
         FROM pg_catalog.unnest(s.mine) WITH ORDINALITY AS m (name, i)
         UNION ALL
         SELECT 1000, 'try_drop', 'DROP EXTENSION pg_stat_statements RESTRICT', NULL, NULL
@@ -159,78 +187,23 @@ ORDER BY q.pos$q0$
       EXCEPTION WHEN dependent_objects_still_exist THEN
         NULL;  -- kept: other objects depend on it
       END;
-    ELSIF r.action = 'drop' THEN
-      BEGIN
-        EXECUTE r.sql;
-      EXCEPTION WHEN dependent_objects_still_exist THEN
-        FOR d IN EXECUTE $q0$SELECT 'refuse' AS action,
-       pg_catalog.format($3::text, pg_catalog.format('%I.%I', $1::text, ($2::text[])[1]),
-                         pg_catalog.string_agg(d.object, ', ' ORDER BY d.object)) AS sql,
-       NULL::text[] AS names,
-       '2BP01' AS alt
-FROM (SELECT DISTINCT CASE
-           WHEN rw.oid IS NOT NULL THEN pg_catalog.format('%s %I.%I',
-               CASE dc.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
-               dn.nspname, dc.relname)
-           ELSE pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)
-       END AS object
-FROM pg_catalog.pg_depend AS d
-JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid
-JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-LEFT JOIN pg_catalog.pg_rewrite AS rw
-    ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND rw.oid = d.objid
-LEFT JOIN pg_catalog.pg_class AS dc ON dc.oid = rw.ev_class
-LEFT JOIN pg_catalog.pg_namespace AS dn ON dn.oid = dc.relnamespace
-WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-  AND d.deptype = 'n'
-  AND n.nspname = $1::text
-  AND c.relname::text = ANY ($2::text[])
-  AND (rw.oid IS NULL OR rw.ev_class <> c.oid)
-  AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
-                  WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-                    AND k.oid = d.objid AND k.conrelid = c.oid)
-ORDER BY 1) AS d$q0$ USING v_schema, r.names, r.alt LOOP
-          RAISE EXCEPTION USING ERRCODE = d.alt, MESSAGE = d.sql;
-        END LOOP;
-      END;
     ELSIF r.action = 'view' THEN
       BEGIN
         EXECUTE r.sql;
       EXCEPTION WHEN invalid_table_definition THEN
-        FOR q IN EXECUTE $q0$SELECT r.action, r.sql, r.names, r.alt
+        FOR q IN EXECUTE $q0$SELECT q.action, q.sql, q.names, q.alt
 FROM (
-    SELECT 1 AS pos, 'drop' AS action,
-           pg_catalog.format('DROP VIEW %I.%I RESTRICT', $1::text, $2::text) AS sql,
-           ARRAY[$2::text] AS names,
-           'install refused, nothing changed: view %1$s must be re-created because its '
-           'columns changed, but other objects depend on it (%2$s): drop them, run install, '
-           'then create them again' AS alt
-    UNION ALL
-    SELECT 2, 'run', $3::text, NULL, NULL
-    UNION ALL
-    SELECT 3, 'run', pg_catalog.format('GRANT %s ON %I.%I TO %s%s', a.privilege_type,
-               $1::text, $2::text,
-               CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                    ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
-               CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), NULL, NULL
-    FROM pg_catalog.pg_class AS c
-    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS a
-    WHERE n.nspname = $1::text AND c.relname = $2::text AND a.grantee <> c.relowner
-      AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
-                               'REFERENCES', 'TRIGGER', 'MAINTAIN')
-) AS r
-ORDER BY r.pos, r.sql$q0$ USING v_schema, r.names[1], r.alt LOOP
-          IF q.action = 'drop' THEN
-            BEGIN
-              EXECUTE q.sql;
-            EXCEPTION WHEN dependent_objects_still_exist THEN
-              FOR d IN EXECUTE $q0$SELECT 'refuse' AS action,
-       pg_catalog.format($3::text, pg_catalog.format('%I.%I', $1::text, ($2::text[])[1]),
-                         pg_catalog.string_agg(d.object, ', ' ORDER BY d.object)) AS sql,
-       NULL::text[] AS names,
-       '2BP01' AS alt
-FROM (SELECT DISTINCT CASE
+    SELECT r.pos, r.action, r.sql, r.names, r.alt,
+           pg_catalog.count(*) FILTER (WHERE r.action = 'refuse') OVER () AS refusals
+    FROM (
+        SELECT 0 AS pos, 'refuse' AS action, pg_catalog.format(
+                   'install refused, nothing changed: view %s must be re-created because its '
+                   'columns changed, but other objects depend on it (%s): drop them, run '
+                   'install, then create them again',
+                   pg_catalog.format('%I.%I', $1::text, $2::text),
+                   pg_catalog.string_agg(d.object, ', ' ORDER BY d.object)) AS sql,
+               NULL::text[] AS names, '2BP01' AS alt
+        FROM (SELECT DISTINCT CASE
            WHEN rw.oid IS NOT NULL THEN pg_catalog.format('%s %I.%I',
                CASE dc.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
                dn.nspname, dc.relname)
@@ -246,18 +219,38 @@ LEFT JOIN pg_catalog.pg_namespace AS dn ON dn.oid = dc.relnamespace
 WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
   AND d.deptype = 'n'
   AND n.nspname = $1::text
-  AND c.relname::text = ANY ($2::text[])
+  AND c.relname::text = ANY (ARRAY[$2::text])
   AND (rw.oid IS NULL OR rw.ev_class <> c.oid)
   AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k
                   WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
                     AND k.oid = d.objid AND k.conrelid = c.oid)
-ORDER BY 1) AS d$q0$ USING v_schema, q.names, q.alt LOOP
-                RAISE EXCEPTION USING ERRCODE = d.alt, MESSAGE = d.sql;
-              END LOOP;
-            END;
-          ELSE
-            EXECUTE q.sql;
+ORDER BY 1) AS d
+        HAVING pg_catalog.count(*) > 0
+        UNION ALL
+        SELECT 1, 'run', pg_catalog.format('DROP VIEW %I.%I RESTRICT', $1::text, $2::text),
+               NULL, NULL
+        UNION ALL
+        SELECT 2, 'run', $3::text, NULL, NULL
+        UNION ALL
+        SELECT 3, 'run', pg_catalog.format('GRANT %s ON %I.%I TO %s%s', a.privilege_type,
+                   $1::text, $2::text,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                        ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
+                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), NULL, NULL
+        FROM pg_catalog.pg_class AS c
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS a
+        WHERE n.nspname = $1::text AND c.relname = $2::text AND a.grantee <> c.relowner
+          AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
+                                   'REFERENCES', 'TRIGGER', 'MAINTAIN')
+    ) AS r
+) AS q
+WHERE q.refusals = 0 OR q.action = 'refuse'
+ORDER BY q.pos, q.sql$q0$ USING v_schema, r.names[1], r.alt LOOP
+          IF q.action = 'refuse' THEN
+            RAISE EXCEPTION USING ERRCODE = q.alt, MESSAGE = q.sql;
           END IF;
+          EXECUTE q.sql;
         END LOOP;
       END;
     END IF;

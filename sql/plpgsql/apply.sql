@@ -5,8 +5,8 @@
 -- tools/gen_sql.py, the parameters read from the pgstatkit.* settings) and for Alembic
 -- (install_statements / uninstall_statements, the parameters written in). The markers:
 -- declare (v_schema, v_roles), check (of the parameters), lock (the advisory lock's
--- key), read_meta, plan, arguments (its USING list), rebuild_view, refuse_dependents
--- (dollar-quoted plans) and grants.
+-- key), read_meta, plan, arguments (its USING list), rebuild_view (dollar-quoted plans)
+-- and grants.
 DECLARE
 {{declare}}
   v_search_path constant text := pg_catalog.current_setting('search_path');
@@ -15,7 +15,6 @@ DECLARE
   v_made_schema bool;
   r record;
   q record;
-  d record;
 BEGIN
   -- Only pg_catalog's names, as in pgstatkit's own transactions; put back at the end.
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -37,30 +36,15 @@ BEGIN
       EXCEPTION WHEN dependent_objects_still_exist THEN
         NULL;  -- kept: other objects depend on it
       END;
-    ELSIF r.action = 'drop' THEN
-      BEGIN
-        EXECUTE r.sql;
-      EXCEPTION WHEN dependent_objects_still_exist THEN
-        FOR d IN EXECUTE {{refuse_dependents}} USING v_schema, r.names, r.alt LOOP
-          RAISE EXCEPTION USING ERRCODE = d.alt, MESSAGE = d.sql;
-        END LOOP;
-      END;
     ELSIF r.action = 'view' THEN
       BEGIN
         EXECUTE r.sql;
       EXCEPTION WHEN invalid_table_definition THEN
         FOR q IN EXECUTE {{rebuild_view}} USING v_schema, r.names[1], r.alt LOOP
-          IF q.action = 'drop' THEN
-            BEGIN
-              EXECUTE q.sql;
-            EXCEPTION WHEN dependent_objects_still_exist THEN
-              FOR d IN EXECUTE {{refuse_dependents}} USING v_schema, q.names, q.alt LOOP
-                RAISE EXCEPTION USING ERRCODE = d.alt, MESSAGE = d.sql;
-              END LOOP;
-            END;
-          ELSE
-            EXECUTE q.sql;
+          IF q.action = 'refuse' THEN
+            RAISE EXCEPTION USING ERRCODE = q.alt, MESSAGE = q.sql;
           END IF;
+          EXECUTE q.sql;
         END LOOP;
       END;
     END IF;

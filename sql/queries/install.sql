@@ -9,10 +9,10 @@
 --             refusals are returned when there is one, and the first is raised
 --   run       run sql
 --   try_drop  run sql (a RESTRICT drop); if other objects depend on it (2BP01), keep it
---   drop      run sql (a RESTRICT drop); on 2BP01 refuse with the row of
---             refuse_dependents for names and the message template alt
---   view      run sql (CREATE OR REPLACE VIEW); if the columns changed (42P16), run the
---             rows of rebuild_view for names[1] and alt (its CREATE VIEW)
+--   view      run sql (CREATE OR REPLACE VIEW); if the columns changed (42P16), apply
+--             the rows of rebuild_view for names[1] and alt (its CREATE VIEW)
+-- A drop of pgstatkit's own objects is refused beforehand, naming what depends on them
+-- (the dependents query: what makes DROP ... RESTRICT fail).
 -- Python applies them as top-level statements (each carries pgstatkit's marker, so its
 -- own statements stay out of the results); the DO block applies them with EXECUTE.
 -- Values are bound parameters ($n); the double-brace markers are filled with other
@@ -252,48 +252,49 @@ ORDER BY g.pos;
 -- name: rebuild_view
 -- $1 schema, $2 view, $3 its CREATE VIEW: re-create a view of pgstatkit's whose columns
 -- changed, granting again what it had (privileges other than its owner's, with the
--- owner as grantor; only privileges GRANT takes on a view are ever sent). Dropping it
--- is refused while other objects depend on it.
-SELECT r.action, r.sql, r.names, r.alt
+-- owner as grantor; only privileges GRANT takes on a view are ever sent). Refused while
+-- other objects depend on it (what makes DROP VIEW ... RESTRICT fail).
+SELECT q.action, q.sql, q.names, q.alt
 FROM (
-    SELECT 1 AS pos, 'drop' AS action,
-           pg_catalog.format('DROP VIEW %I.%I RESTRICT', $1::text, $2::text) AS sql,
-           ARRAY[$2::text] AS names,
-           'install refused, nothing changed: view %1$s must be re-created because its '
-           'columns changed, but other objects depend on it (%2$s): drop them, run install, '
-           'then create them again' AS alt
-    UNION ALL
-    SELECT 2, 'run', $3::text, NULL, NULL
-    UNION ALL
-    SELECT 3, 'run', pg_catalog.format('GRANT %s ON %I.%I TO %s%s', a.privilege_type,
-               $1::text, $2::text,
-               CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                    ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
-               CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), NULL, NULL
-    FROM pg_catalog.pg_class AS c
-    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS a
-    WHERE n.nspname = $1::text AND c.relname = $2::text AND a.grantee <> c.relowner
-      AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
-                               'REFERENCES', 'TRIGGER', 'MAINTAIN')
-) AS r
-ORDER BY r.pos, r.sql;
-
--- name: refuse_dependents
--- $1 schema, $2 pgstatkit's objects a drop was refused for (text[]), $3 the message
--- template (%1$s the first object, %2$s what depends on them): the refusal.
-SELECT 'refuse' AS action,
-       pg_catalog.format($3::text, pg_catalog.format('%I.%I', $1::text, ($2::text[])[1]),
-                         pg_catalog.string_agg(d.object, ', ' ORDER BY d.object)) AS sql,
-       NULL::text[] AS names,
-       '2BP01' AS alt
-FROM ({{dependents}}) AS d;
+    SELECT r.pos, r.action, r.sql, r.names, r.alt,
+           pg_catalog.count(*) FILTER (WHERE r.action = 'refuse') OVER () AS refusals
+    FROM (
+        SELECT 0 AS pos, 'refuse' AS action, pg_catalog.format(
+                   'install refused, nothing changed: view %s must be re-created because its '
+                   'columns changed, but other objects depend on it (%s): drop them, run '
+                   'install, then create them again',
+                   pg_catalog.format('%I.%I', $1::text, $2::text),
+                   pg_catalog.string_agg(d.object, ', ' ORDER BY d.object)) AS sql,
+               NULL::text[] AS names, '2BP01' AS alt
+        FROM ({{dependents}}) AS d
+        HAVING pg_catalog.count(*) > 0
+        UNION ALL
+        SELECT 1, 'run', pg_catalog.format('DROP VIEW %I.%I RESTRICT', $1::text, $2::text),
+               NULL, NULL
+        UNION ALL
+        SELECT 2, 'run', $3::text, NULL, NULL
+        UNION ALL
+        SELECT 3, 'run', pg_catalog.format('GRANT %s ON %I.%I TO %s%s', a.privilege_type,
+                   $1::text, $2::text,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                        ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
+                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), NULL, NULL
+        FROM pg_catalog.pg_class AS c
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS a
+        WHERE n.nspname = $1::text AND c.relname = $2::text AND a.grantee <> c.relowner
+          AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
+                                   'REFERENCES', 'TRIGGER', 'MAINTAIN')
+    ) AS r
+) AS q
+WHERE q.refusals = 0 OR q.action = 'refuse'
+ORDER BY q.pos, q.sql;
 
 -- name: uninstall_plan
 -- uninstall: $1 schema, $2 recorded schema version (NULL: none), $3 / $4 recorded
 -- created_extension / created_schema, $5 the newest schema version of the migrations.
--- Drops pgstatkit's views and pgstatkit_meta (refused while other objects depend on
--- them), then the extension and the schema if install created them and nothing depends
+-- Drops pgstatkit's views and pgstatkit_meta, refused while other objects depend on
+-- them; then the extension and the schema if install created them and nothing depends
 -- on them (else they stay). Refused: a record newer than the migrations (0A000).
 SELECT q.action, q.sql, q.names, q.alt
 FROM (
@@ -305,19 +306,27 @@ FROM (
                 FROM ({{objects}}) AS o WHERE o.owned) AS mine
     ) AS s
     CROSS JOIN LATERAL (
+        SELECT (SELECT pg_catalog.string_agg(d.object, ', ' ORDER BY d.object)
+                FROM ({{dependents}}) AS d) AS dependents
+    ) AS u
+    CROSS JOIN LATERAL (
         SELECT 0, 'refuse', pg_catalog.format(
                    'schema %L was installed by a newer pgstatkit (schema version %s, this '
                    'one knows %s): upgrade pgstatkit', $1::text, $2::int4, $5::int4),
                NULL::text[], '0A000'
         WHERE $2::int4 > $5::int4
         UNION ALL
-        SELECT m.i, 'drop', pg_catalog.format('DROP %s %I.%I RESTRICT',
+        SELECT 1, 'refuse', pg_catalog.format(
+                   'uninstall refused, nothing changed: other objects depend on '
+                   'pgstatkit''s objects (%s), and pgstatkit never drops with CASCADE: '
+                   'drop them first, or keep pgstatkit installed', u.dependents),
+               NULL, '2BP01'
+        WHERE u.dependents IS NOT NULL
+        UNION ALL
+        SELECT 10 + m.i, 'run', pg_catalog.format('DROP %s %I.%I RESTRICT',
                    CASE WHEN m.name = 'pgstatkit_meta' THEN 'TABLE' ELSE 'VIEW' END,
                    $1::text, m.name),
-               s.mine,
-               'uninstall refused, nothing changed: other objects depend on pgstatkit''s '
-               'objects (%2$s), and pgstatkit never drops with CASCADE: drop them first, '
-               'or keep pgstatkit installed'
+               NULL, NULL
         FROM pg_catalog.unnest(s.mine) WITH ORDINALITY AS m (name, i)
         UNION ALL
         SELECT 1000, 'try_drop', 'DROP EXTENSION pg_stat_statements RESTRICT', NULL, NULL

@@ -308,7 +308,6 @@ PLANS = (
     "install_plan",
     "grant_plan",
     "rebuild_view",
-    "refuse_dependents",
     "uninstall_plan",
 )
 
@@ -317,10 +316,11 @@ PLANS = (
 def plan_sql(name: str) -> str:
     """A plan of ``sql/queries/install.sql`` (:data:`PLANS`), its markers filled."""
     sql = _block(name)
+    views = "ARRAY[$2::text]" if name == "rebuild_view" else "s.mine"  # whose dependents
     fragments = {
         "objects": objects_sql("$1::text"),
         "missing_roles": missing_roles_sql("$2::text[]"),
-        "dependents": dependents_sql("$1::text", "$2::text[]"),
+        "dependents": dependents_sql("$1::text", views),
         "marker": _sql.quote_literal(MARKER),
     }
     return _sql.render(sql, **{k: v for k, v in fragments.items() if "{{" + k + "}}" in sql})
@@ -408,16 +408,12 @@ def _apply(schema: str, rows: list[dict[str, object]]) -> Steps[None]:
             raise REFUSALS.get(str(row["alt"]), PgStatKitError)(sql)
         if action == "run":
             yield Query(sql)
-            continue
-        expected = INVALID_TABLE_DEFINITION if action == "view" else DEPENDENT_OBJECTS_STILL_EXIST
-        if (yield from _try(sql, expected)) or action == "try_drop":
-            continue
-        names = [str(n) for n in _sequence(row["names"])]
-        if action == "view":
-            query = Query(plan_sql("rebuild_view"), (schema, names[0], row["alt"]))
-        else:
-            query = Query(plan_sql("refuse_dependents"), (schema, names, row["alt"]))
-        yield from _apply(schema, _named((yield query)))
+        elif action == "try_drop":
+            yield from _try_drop(sql)
+        elif not (yield from _try(sql, INVALID_TABLE_DEFINITION)):  # a view, columns changed
+            view = str(_sequence(row["names"])[0])
+            rebuild = yield Query(plan_sql("rebuild_view"), (schema, view, row["alt"]))
+            yield from _apply(schema, _named(rebuild))
 
 
 def _recorded(schema: str) -> Steps[Recorded | None]:

@@ -211,7 +211,6 @@ def render(
             plan=_dollar(plan_sql(plan)),
             arguments=arguments,
             rebuild_view=_dollar(plan_sql("rebuild_view")),
-            refuse_dependents=_dollar(plan_sql("refuse_dependents")),
             grants=grants,
         )
     )
