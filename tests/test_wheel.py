@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from test_sdist import build_distribution
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
@@ -38,29 +40,9 @@ print("loaded from", root)
 """
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        import build  # noqa: F401
-    except ImportError:
-        if _in_ci():
-            pytest.fail('the build package is not installed: pip install -e ".[test]"')
-        pytest.skip('the build package is not installed (pip install -e ".[test]")')
-    out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    [built] = out.glob("*.whl")
-    return built
+    return build_distribution("wheel", tmp_path_factory.mktemp("wheel"))
 
 
 def test_the_wheel_has_every_sql_file(wheel: Path) -> None:
