@@ -239,7 +239,7 @@ def render(
         "returning models.",
         "- *same-SQL floor*: the exact statements pgstatkit sends, with the same "
         "parameters, through the same driver, returning plain rows: `BEGIN`, the guard's "
-        "setup statement (`sql/session.sql:setup`), the operation's `SELECT`, "
+        "setup statement (`sql/queries/session.sql:setup`), the operation's `SELECT`, "
         "`ROLLBACK` (psycopg: its own `transaction(force_rollback=True)`, as pgstatkit's "
         "adapter). The statements are taken from pgstatkit's operation objects. "
         "pgstatkit / floor is pgstatkit's Python overhead; the goal is at most "

@@ -42,24 +42,33 @@ def tracked_files() -> list[str]:
     return [name for name in out.split("\0") if name and (ROOT / name).exists()]
 
 
-@pytest.fixture(scope="module")
-def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_distribution(kind: str, out: Path) -> Path:
+    """Build the ``--sdist`` or ``--wheel`` of the checkout into ``out``; its path.
+
+    Skipped without the ``build`` package (a failure under ``CI=true``).
+    """
     try:
         import build  # noqa: F401
     except ImportError:
         if _in_ci():
             pytest.fail('the build package is not installed: pip install -e ".[test]"')
         pytest.skip('the build package is not installed (pip install -e ".[test]")')
-    out = tmp_path_factory.mktemp("sdist")
     proc = subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", f"--{kind}", "--outdir", str(out), str(ROOT)],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    [archive] = out.glob("*.tar.gz")
+    [built] = out.glob("*.tar.gz" if kind == "sdist" else "*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sdist")
+    archive = build_distribution("sdist", out)
     with tarfile.open(archive) as tar:
         if hasattr(tarfile, "data_filter"):  # 3.12, and 3.10.12+ / 3.11.4+
             tar.extractall(out, filter="data")

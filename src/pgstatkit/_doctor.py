@@ -8,12 +8,13 @@ whether the library is loaded is then read from the presence of its own settings
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import parse_version
-from pgstatkit._install import META_TABLE, schema_name
-from pgstatkit._protocol import Context, Operation, Query, Steps
+from pgstatkit._install import META_TABLE, objects_sql, schema_name
+from pgstatkit._protocol import Context, Operation, Query, Result, Steps
 from pgstatkit.models import SetupFinding, SetupReport, Severity
 
 __all__ = ["check_setup"]
@@ -35,18 +36,34 @@ RECOMMENDED_PREFIX = "%m [%p] user=%u db=%d client=%h "
 _SETTINGS_SQL = (
     "SELECT name, setting, unit, context FROM pg_catalog.pg_settings WHERE name = ANY($1::text[])"
 )
-_STATE_SQL = """SELECT e.extversion, n.nspname, a.default_version,
+_STATE_SQL = """SELECT e.extversion AS installed, n.nspname AS pgss_schema,
+       a.default_version,
        pg_catalog.pg_has_role(CURRENT_USER, 'pg_read_all_stats', 'MEMBER') AS read_all_stats,
        CURRENT_USER::text AS role,
-       EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c
-               JOIN pg_catalog.pg_namespace AS s ON s.oid = c.relnamespace
-               WHERE s.nspname = $1::text AND c.relname = $2::text) AS meta_exists
+       EXISTS (SELECT FROM ({objects}) AS o
+               WHERE o.relname = $2::text AND o.owned) AS meta_exists
 FROM (VALUES (1)) AS one (x)
 LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
 LEFT JOIN pg_catalog.pg_available_extensions AS a ON a.name = 'pg_stat_statements'"""
+"""The extension, the role, and whether ``$1`` holds pgstatkit's own record (the
+``objects`` query of install: a table of that name without pgstatkit's ownership comment
+is the user's, and is never read)."""
+
+
+@functools.cache
+def _state_sql() -> str:
+    return _STATE_SQL.format(objects=objects_sql("$1::text"))
+
 
 Setting = tuple[str, str | None, str]  # setting, unit, context
+Row = dict[str, object]
+
+
+def _named(result: Result) -> list[Row]:
+    """The rows of ``result`` as column name -> value."""
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
 
 _lit = _sql.quote_literal
 
@@ -140,8 +157,8 @@ def _preload(settings: Mapping[str, Setting]) -> SetupFinding:
     )
 
 
-def _extension(row: tuple[object, ...]) -> SetupFinding:
-    installed, _schema, default = row[0], row[1], row[2]
+def _extension(state: Row) -> SetupFinding:
+    installed, default = state["installed"], state["default_version"]
     why = "the extension's view and functions must exist in the database you query"
     if default is None:
         return SetupFinding(
@@ -174,7 +191,7 @@ def _extension(row: tuple[object, ...]) -> SetupFinding:
     return SetupFinding("extension", "ok", str(installed), why, None, None)
 
 
-def _views(schema: str, installed: object, meta: tuple[object, ...] | None) -> SetupFinding:
+def _views(schema: str, installed: object, meta: Row | None) -> SetupFinding:
     why = "pgstatkit's helper views are built for one pg_stat_statements version"
     if meta is None:
         return SetupFinding(
@@ -185,7 +202,7 @@ def _views(schema: str, installed: object, meta: tuple[object, ...] | None) -> S
             f"to have them, run {INSTALL}",
             None,
         )
-    built = str(meta[0])
+    built = str(meta["pgss_version"])
     if installed is not None and built != str(installed):
         return SetupFinding(
             "views",
@@ -198,7 +215,8 @@ def _views(schema: str, installed: object, meta: tuple[object, ...] | None) -> S
     return SetupFinding("views", "ok", f"built for pg_stat_statements {built}", why, None, None)
 
 
-def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+def _pgss_settings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """The findings on pg_stat_statements' own settings (they exist when it is loaded)."""
     found: list[SetupFinding] = []
     if "pg_stat_statements.track" in settings:
         track = settings["pg_stat_statements.track"][0]
@@ -236,6 +254,11 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
                 "on",
             )
         )
+    return found
+
+
+def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    found = _pgss_settings(settings)
     found.append(
         _setting_finding(
             "track_io_timing",
@@ -270,38 +293,42 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
         )
     )
     if "log_line_prefix" in settings:
-        prefix = settings["log_line_prefix"][0]
-        missing = [
-            label
-            for label, codes in (
-                ("time", ("%m", "%t", "%n")),
-                ("user", ("%u",)),
-                ("database", ("%d",)),
-                ("client", ("%h", "%r")),
-            )
-            if not any(code in prefix for code in codes)
-        ]
-        finding = _setting_finding(
-            "log_line_prefix",
-            settings,
-            not missing,
-            "info",
-            "slow-statement log lines are useful only with the time, user, database and "
-            "client they came from",
-            RECOMMENDED_PREFIX,
-        )
-        if missing:
-            finding = SetupFinding(
-                finding.check,
-                finding.severity,
-                f"{prefix!r} (no {', '.join(missing)})",
-                finding.why,
-                finding.fix,
-                finding.restart_required,
-                finding.recommended,
-            )
-        found.append(finding)
+        found.append(_log_line_prefix(settings))
     return found
+
+
+def _log_line_prefix(settings: Mapping[str, Setting]) -> SetupFinding:
+    prefix = settings["log_line_prefix"][0]
+    missing = [
+        label
+        for label, codes in (
+            ("time", ("%m", "%t", "%n")),
+            ("user", ("%u",)),
+            ("database", ("%d",)),
+            ("client", ("%h", "%r")),
+        )
+        if not any(code in prefix for code in codes)
+    ]
+    finding = _setting_finding(
+        "log_line_prefix",
+        settings,
+        not missing,
+        "info",
+        "slow-statement log lines are useful only with the time, user, database and "
+        "client they came from",
+        RECOMMENDED_PREFIX,
+    )
+    if not missing:
+        return finding
+    return SetupFinding(
+        finding.check,
+        finding.severity,
+        f"{prefix!r} (no {', '.join(missing)})",
+        finding.why,
+        finding.fix,
+        finding.restart_required,
+        finding.recommended,
+    )
 
 
 EVICTIONS_WHY = "evicted statements lose their statistics (pg_stat_statements_info.dealloc)"
@@ -324,6 +351,42 @@ def _evictions_unknown(version: tuple[int, ...] | None, loaded: bool) -> SetupFi
     return SetupFinding("evictions", "info", found, EVICTIONS_WHY, fix, None)
 
 
+def _read_all_stats(state: Row) -> SetupFinding:
+    why = "without pg_read_all_stats, other roles' statement texts show as NULL"
+    role = str(state["role"])
+    if state["read_all_stats"]:
+        return SetupFinding("read_all_stats", "ok", f"{role} may", why, None, None)
+    return SetupFinding(
+        "read_all_stats",
+        "warning",
+        f"{role} is not a member of pg_read_all_stats",
+        why,
+        f"`GRANT pg_read_all_stats TO {_sql.quote_ident(role)};` (or pg_monitor)",
+        None,
+    )
+
+
+def _evictions(state: Row, settings: Mapping[str, Setting]) -> Steps[SetupFinding]:
+    installed = state["installed"]
+    version = parse_version(str(installed)) if installed is not None else None
+    unknown = _evictions_unknown(version, "pg_stat_statements.max" in settings)
+    if unknown is not None:
+        return unknown
+    info = f"{_sql.quote_ident(str(state['pgss_schema']))}.pg_stat_statements_info"
+    dealloc = int(str(_named((yield Query(f"SELECT dealloc FROM {info}")))[0]["dealloc"]))
+    if dealloc == 0:
+        return SetupFinding("evictions", "ok", "0", EVICTIONS_WHY, None, None)
+    size = int(settings["pg_stat_statements.max"][0])
+    return SetupFinding(
+        "evictions",
+        "warning",
+        f"{dealloc} evictions since the last reset",
+        EVICTIONS_WHY,
+        _alter("pg_stat_statements.max", str(max(RECOMMENDED_MAX, 2 * size)), "postmaster"),
+        True,
+    )
+
+
 def check_setup(
     *, schema: object = "pgstatkit", timeout_ms: object = None
 ) -> Operation[SetupReport]:
@@ -331,64 +394,25 @@ def check_setup(
     name = schema_name(schema)
 
     def steps(ctx: Context) -> Steps[SetupReport]:
-        rows = (yield Query(_SETTINGS_SQL, (list(SETTINGS),))).rows
+        rows = _named((yield Query(_SETTINGS_SQL, (list(SETTINGS),))))
         settings: dict[str, Setting] = {
-            str(r[0]): (str(r[1]), None if r[2] is None else str(r[2]), str(r[3])) for r in rows
+            str(r["name"]): (
+                str(r["setting"]),
+                None if r["unit"] is None else str(r["unit"]),
+                str(r["context"]),
+            )
+            for r in rows
         }
-        state = tuple((yield Query(_STATE_SQL, (name, META_TABLE))).rows[0])
-        findings = [_preload(settings), _extension(state)]
+        state = _named((yield Query(_state_sql(), (name, META_TABLE))))[0]
         meta = None
-        if state[5]:
-            meta_rows = (
-                yield Query(f"SELECT pgss_version FROM {_sql.quote_ident(name)}.{META_TABLE}")
-            ).rows
-            meta = tuple(meta_rows[0]) if meta_rows else None
-        findings.append(_views(name, state[0], meta))
+        if state["meta_exists"]:
+            read = f"SELECT pgss_version FROM {_sql.quote_ident(name)}.{META_TABLE}"
+            meta = next(iter(_named((yield Query(read)))), None)
+        findings = [_preload(settings), _extension(state)]
+        findings.append(_views(name, state["installed"], meta))
         findings += _others(settings)
-        why = "without pg_read_all_stats, other roles' statement texts show as NULL"
-        if state[3]:
-            findings.append(
-                SetupFinding("read_all_stats", "ok", f"{state[4]} may", why, None, None)
-            )
-        else:
-            findings.append(
-                SetupFinding(
-                    "read_all_stats",
-                    "warning",
-                    f"{state[4]} is not a member of pg_read_all_stats",
-                    why,
-                    f"`GRANT pg_read_all_stats TO {_sql.quote_ident(str(state[4]))};` "
-                    "(or pg_monitor)",
-                    None,
-                )
-            )
-        why = EVICTIONS_WHY
-        version = parse_version(str(state[0])) if state[0] is not None else None
-        unknown = _evictions_unknown(version, "pg_stat_statements.max" in settings)
-        if unknown is not None:
-            findings.append(unknown)
-        else:
-            info = f"{_sql.quote_ident(str(state[1]))}.pg_stat_statements_info"
-            dealloc = int(str((yield Query(f"SELECT dealloc FROM {info}")).rows[0][0]))
-            if dealloc > 0:
-                findings.append(
-                    SetupFinding(
-                        "evictions",
-                        "warning",
-                        f"{dealloc} evictions since the last reset",
-                        why,
-                        _alter(
-                            "pg_stat_statements.max",
-                            str(
-                                max(RECOMMENDED_MAX, 2 * int(settings["pg_stat_statements.max"][0]))
-                            ),
-                            "postmaster",
-                        ),
-                        True,
-                    )
-                )
-            else:
-                findings.append(SetupFinding("evictions", "ok", "0", why, None, None))
+        findings.append(_read_all_stats(state))
+        findings.append((yield from _evictions(state, settings)))
         return SetupReport(tuple(findings))
 
     return Operation("check_setup", steps, _validate.timeout_ms(timeout_ms))

@@ -1,33 +1,44 @@
-"""``install`` / ``uninstall``: pgstatkit's helper schema, views and ownership record.
+"""``install`` / ``uninstall``: apply the plans of ``sql/queries/install.sql``.
 
-What install makes, in one transaction serialised on an advisory lock:
+What install and uninstall do is decided by the server, from its catalog, in the SQL
+files (``sql/``): the ``*_plan`` queries of ``sql/queries/install.sql`` return the
+statements to run, in order, or the refusal. This module only applies them, as
+top-level statements (each carries pgstatkit's marker, :mod:`pgstatkit._own`), in the
+operation's one transaction serialised on an advisory lock; the ``DO`` block of
+``sql/plpgsql/apply.sql`` (``sql/install.sql``, :mod:`pgstatkit.migrations`) applies
+the same plans without Python. Python does not run that ``DO`` block itself: with
+``pg_stat_statements.track = all`` every PL/pgSQL expression becomes an entry of
+pgstatkit's role that no marker can reach.
+
+What install makes:
 
 - ``CREATE EXTENSION pg_stat_statements`` in schema ``public`` (or the helper schema when
   there is no ``public``), only if it is not created yet;
 - the helper schema, only if it does not exist;
-- ``<schema>.pgstatkit_meta``: one row recording what install created
-  (``created_extension``, ``created_schema``), the ``schema_version`` of the objects and
-  the ``pg_stat_statements`` version the views were built for;
+- the migrations ``sql/schema/NNNN_*.sql`` newer than the schema version recorded in
+  ``<schema>.pgstatkit_meta`` (all of them on a new install), in order, each once; the
+  record (``schema_version``, ``created_extension``, ``created_schema``,
+  ``pgss_version``) is written after them;
 - the views ``slow_queries``, ``top_queries_by_total_time`` and
-  ``queries_with_low_cache_hit`` over the current database, built from
-  :func:`pgstatkit._columns.projection` for the installed extension version.
+  ``queries_with_low_cache_hit``, rebuilt every time from ``sql/schema/views.sql``
+  (generated from :func:`pgstatkit._columns.projection` by ``tools/gen_sql.py``) for the
+  installed extension version.
 
-Ownership. Every object install makes carries :data:`MARKER` as its ``COMMENT``. A
+Ownership. Every object install creates carries :data:`MARKER` as its ``COMMENT``. A
 relation in the schema with one of pgstatkit's names but without the marker (or of
 another kind) is not pgstatkit's: install refuses, naming it and changing nothing, and
 uninstall leaves it alone. A comment, rather than OIDs recorded in ``pgstatkit_meta``,
-because it survives ``pg_dump`` / restore and ``pg_upgrade`` (OIDs do not), needs no
-privilege beyond owning the object, and is read the same way by the migration ``DO``
-blocks; ``pg_depend`` can only record such ownership for an extension. Objects of
-schema version 1 (before the marker) are recognised by an uncommented ``pgstatkit_meta``
-with version 1's exact columns, and get the marker on the next install.
+because it survives ``pg_dump`` / restore and ``pg_upgrade`` (OIDs do not) and needs no
+privilege beyond owning the object. Objects of schema version 1 (before the marker) are
+recognised by an uncommented ``pgstatkit_meta`` with version 1's exact columns; the
+next install applies migration 2, which marks them.
 
-Grants. A re-install keeps the views' grants: ``CREATE OR REPLACE VIEW`` keeps them when
-the columns are unchanged (also across extension versions: the projection's columns and
-types are the same for every version); when the columns changed it fails (SQLSTATE
-42P16), and install reads the view's ACL, drops and re-creates it and grants the same
-privileges again (the owner as grantor). ``grant_select_to`` grants ``SELECT`` on the
-views and ``USAGE`` on the schema to the given roles.
+Grants. ``CREATE OR REPLACE VIEW`` keeps a view's grants when its columns are unchanged
+(also across extension versions: the projection's columns and types are the same for
+every version); when they changed it fails (SQLSTATE 42P16), and the plan
+``rebuild_view`` drops and re-creates the view and grants again what it had (the owner
+as grantor). ``grant_select_to`` grants ``SELECT`` on the views and ``USAGE`` on the
+schema to the given roles.
 
 Uninstall drops pgstatkit's views and ``pgstatkit_meta``; the extension only if install
 created it and nothing else depends on it; the schema only if install created it and it
@@ -44,11 +55,14 @@ to grant again: uninstall dropped the views and their grants).
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pgstatkit import _sql, _validate
-from pgstatkit._columns import MIN_VERSION, Version, parse_version, projection
-from pgstatkit._protocol import Context, Operation, Query, Steps
+from pgstatkit._columns import Version
+from pgstatkit._protocol import Context, Operation, Query, Result, Steps
 from pgstatkit.adapters._base import sqlstate_of
 from pgstatkit.errors import (
     ExtensionTooOldError,
@@ -57,13 +71,19 @@ from pgstatkit.errors import (
     PgStatKitError,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = [
     "LOCK_KEY",
     "MARKER",
     "META_TABLE",
     "SCHEMA_VERSION",
     "VIEWS",
+    "Migration",
     "install",
+    "load_migrations",
     "role_names",
     "schema_name",
     "uninstall",
@@ -71,9 +91,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 2
-"""Version of the objects install creates; a later pgstatkit upgrades older ones.
+"""The newest migration in ``sql/schema/`` (a unit test keeps them equal).
 
-1: the first. 2: every object carries :data:`MARKER` as its comment."""
+1: the record, ``pgstatkit_meta``. 2: it carries :data:`MARKER`, as every object does."""
 
 LOCK_KEY = 0x70677374_6B697401
 """``pg_advisory_xact_lock`` key serialising install and uninstall (b'pgstkit\\x01')."""
@@ -97,36 +117,24 @@ VIEWS: dict[str, str] = {
         "ORDER BY s.cache_hit_ratio ASC, s.shared_blks_read DESC"
     ),
 }
-"""The helper views: name -> filter and order over the normalized projection."""
+"""The helper views: name -> filter and order over the normalized projection (what
+``tools/gen_sql.py`` writes into ``sql/schema/views.sql``)."""
+
+PGSS_SCHEMA_TOKEN = "@pgss_schema@"  # noqa: S105 - not a password
+"""Stands for the extension's schema (quoted) in ``sql/schema/views.sql``; ``@schema@``
+stands for the helper schema in the migrations (both replaced by the plan)."""
 
 DEPENDENT_OBJECTS_STILL_EXIST = "2BP01"
 INVALID_TABLE_DEFINITION = "42P16"
 
-# Messages, shared with the migration DO blocks (PL/pgSQL format(): each %s one value).
-FOREIGN_OBJECTS = (
-    "install refused, nothing changed: pgstatkit did not create %s (no pgstatkit "
-    "ownership comment) and never replaces or drops what it did not create: install "
-    "into another schema, or drop or rename it"
-)
-MISSING_ROLES = (
-    "install refused, nothing changed: cannot grant SELECT to %s: no such role; "
-    "create it first (CREATE ROLE), or correct the name"
-)
-DEPENDENTS = (
-    "uninstall refused, nothing changed: other objects depend on pgstatkit's objects "
-    "(%s), and pgstatkit never drops with CASCADE: drop them first, or keep pgstatkit "
-    "installed"
-)
-REBUILD_DEPENDENTS = (
-    "install refused, nothing changed: view %s must be re-created because its columns "
-    "changed, but other objects depend on it (%s): drop them, run install, then create "
-    "them again"
-)
-
-# What aclexplode() reports and GRANT takes on a view (MAINTAIN: PostgreSQL 17+).
-_PRIVILEGES = frozenset(
-    {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}
-)
+REFUSALS: dict[str, type[PgStatKitError]] = {
+    "42710": InstallRefusedError,  # duplicate_object: an object that is not pgstatkit's
+    "42704": InstallRefusedError,  # undefined_object: a role of grant_select_to
+    DEPENDENT_OBJECTS_STILL_EXIST: InstallRefusedError,
+    "55000": ExtensionTooOldError,  # object_not_in_prerequisite_state: before 1.8
+    "0A000": PgStatKitError,  # feature_not_supported: a newer pgstatkit's schema version
+}
+"""The SQLSTATE of each refusal a plan returns (the ``DO`` block raises it) -> the error."""
 
 
 def _identifier(what: str, value: object) -> str:
@@ -176,14 +184,9 @@ def qualified(schema: str, name: str) -> str:
     return f"{_sql.quote_ident(schema)}.{_sql.quote_ident(name)}"
 
 
-def view_definitions(version: Version, pgss_schema: str) -> dict[str, str]:
-    """view name -> its ``SELECT`` over the projection for ``version``."""
-    source = projection(version, pgss_schema)
-    return {name: f"SELECT s.*\nFROM {source} AS s\n{tail}" for name, tail in VIEWS.items()}
-
-
 def grant_statements(schema: str, roles: Sequence[str]) -> list[str]:
-    """``USAGE`` on the schema and ``SELECT`` on the views for ``roles`` (may be empty)."""
+    """``USAGE`` on the schema and ``SELECT`` on the views for ``roles`` (may be empty):
+    the statements of the plan ``grant_plan``, written out for a migration."""
     if not roles:
         return []
     to = ", ".join(grantee_sql(r) for r in roles)
@@ -194,53 +197,86 @@ def grant_statements(schema: str, roles: Sequence[str]) -> list[str]:
     ]
 
 
-def regrant_statements(view: str, grants: Sequence[Sequence[object]]) -> list[str]:
-    """GRANTs re-applying rows of the ``view_grants`` query to the quoted ``view``."""
-    statements = []
-    for privilege, to_public, grantee, grantable in grants:
-        if str(privilege) not in _PRIVILEGES:  # never SQL from the catalog unchecked
-            continue
-        target = "PUBLIC" if to_public else _sql.quote_ident(str(grantee))
-        option = " WITH GRANT OPTION" if grantable else ""
-        statements.append(f"GRANT {privilege} ON {view} TO {target}{option}")
-    return statements
+# ----------------------------------------------------------------------- the SQL files
 
 
-def meta_statements(schema: str) -> list[str]:
-    """``CREATE TABLE IF NOT EXISTS`` of the ownership record, and its marker comment."""
-    q = _sql.quote_ident(schema)
-    return [
-        f"CREATE TABLE IF NOT EXISTS {q}.{META_TABLE} (\n"
-        "    id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),\n"
-        "    schema_version int NOT NULL,\n"
-        "    created_extension bool NOT NULL,\n"
-        "    created_schema bool NOT NULL,\n"
-        "    pgss_version text NOT NULL,\n"
-        "    installed_at timestamptz NOT NULL DEFAULT pg_catalog.now()\n"
-        ")",
-        f"COMMENT ON TABLE {q}.{META_TABLE} IS {_sql.quote_literal(MARKER)}",
-    ]
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One file ``sql/schema/NNNN_name.sql``: schema version ``NNNN``, its statements."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
 
 
-def upsert_meta(schema: str) -> str:
-    """Write the ownership row: $1 schema_version, $2/$3 created flags, $4 pgss version."""
-    q = _sql.quote_ident(schema)
-    return (
-        f"INSERT INTO {q}.{META_TABLE}"
-        " (id, schema_version, created_extension, created_schema, pgss_version)"
-        " VALUES (1, $1::int4, $2::bool, $3::bool, $4::text)"
-        " ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version,"
-        " created_extension = EXCLUDED.created_extension,"
-        " created_schema = EXCLUDED.created_schema,"
-        " pgss_version = EXCLUDED.pgss_version, installed_at = pg_catalog.now()"
-    )
+_MIGRATION_FILE = re.compile(r"([0-9]{4})_([a-z0-9_]+)\.sql")
+_STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
 
 
-# ----------------------------------------------------------------------- catalog SQL
+def split_statements(text: str) -> tuple[str, ...]:
+    """The statements of a migration: whole-line comments dropped, each ending with
+    ``;`` at the end of a line (no dollar-quoted bodies in migrations)."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    parts = _STATEMENT_END.split("\n".join(lines))
+    return tuple(part.strip() for part in parts if part.strip())
+
+
+def load_migrations(directory: Path | None = None) -> tuple[Migration, ...]:
+    """The migrations in ``directory`` (default: pgstatkit's ``sql/schema``), in order.
+
+    Raises:
+        RuntimeError: the versions are not 1, 2, 3... without a gap (a broken package).
+    """
+    return _migrations(str(directory) if directory is not None else None)
+
+
+@functools.cache
+def _migrations(directory: str | None) -> tuple[Migration, ...]:
+    from pathlib import Path  # on first use, as in pgstatkit._sql
+
+    folder = Path(directory) if directory is not None else _sql.root() / "schema"
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        match = _MIGRATION_FILE.fullmatch(path.name)
+        if match is not None:
+            text = path.read_text(encoding="utf-8")
+            found.append(Migration(int(match.group(1)), match.group(2), split_statements(text)))
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"the migrations in {folder} are not numbered 0001, 0002, ...")
+    return tuple(found)
+
+
+_DEFINITION = re.compile(r"([a-z_]+)_([0-9]+)_([0-9]+)")
+
+
+@functools.cache
+def definitions() -> tuple[tuple[str, str, str], ...]:
+    """``sql/schema/views.sql``: (pg_stat_statements version, view, ``SELECT``), in order;
+    the extension's schema is :data:`PGSS_SCHEMA_TOKEN`."""
+    found = []
+    for block, sql in _sql.blocks("schema/views.sql").items():
+        match = _DEFINITION.fullmatch(block)
+        if match is None or match.group(1) not in VIEWS:
+            raise RuntimeError(f"unexpected block {block!r} in sql/schema/views.sql")
+        found.append((f"{match.group(2)}.{match.group(3)}", match.group(1), sql))
+    return tuple(found)
+
+
+def view_definitions(version: Version, pgss_schema: str) -> dict[str, str]:
+    """view name -> its ``SELECT`` for extension ``version``: the definitions of the newest
+    version in ``sql/schema/views.sql`` not newer than it, as the plan chooses them."""
+    usable = [d for d in definitions() if tuple(map(int, d[0].split("."))) <= version]
+    newest = max((tuple(map(int, d[0].split("."))) for d in usable), default=None)
+    schema = _sql.quote_ident(pgss_schema)
+    return {
+        view: sql.replace(PGSS_SCHEMA_TOKEN, schema)
+        for text_version, view, sql in usable
+        if tuple(map(int, text_version.split("."))) == newest
+    }
 
 
 def _block(name: str) -> str:
-    """A block of ``sql/install.sql`` without its comment lines (it is embedded)."""
+    """A block of ``sql/queries/install.sql`` without its comment lines (it is embedded)."""
     lines = _sql.load("install.sql", name).splitlines()
     return "\n".join(line for line in lines if not line.lstrip().startswith("--"))
 
@@ -267,24 +303,74 @@ def missing_roles_sql(roles: str) -> str:
     return _sql.render(_block("missing_roles"), roles=roles)
 
 
-_STATE = """SELECT e.extversion AS pgss_version,
-       en.nspname AS pgss_schema,
-       EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1::text) AS schema_exists,
-       EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'public') AS public_exists
-FROM (VALUES (1)) AS one (x)
-LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
-LEFT JOIN pg_catalog.pg_namespace AS en ON en.oid = e.extnamespace"""
+PLANS = (
+    "read_meta",
+    "install_plan",
+    "grant_plan",
+    "rebuild_view",
+    "uninstall_plan",
+)
+
+
+@functools.cache
+def plan_sql(name: str) -> str:
+    """A plan of ``sql/queries/install.sql`` (:data:`PLANS`), its markers filled."""
+    sql = _block(name)
+    views = "ARRAY[$2::text]" if name == "rebuild_view" else "s.mine"  # whose dependents
+    fragments = {
+        "objects": objects_sql("$1::text"),
+        "missing_roles": missing_roles_sql("$2::text[]"),
+        "dependents": dependents_sql("$1::text", views),
+        "marker": _sql.quote_literal(MARKER),
+    }
+    return _sql.render(sql, **{k: v for k, v in fragments.items() if "{{" + k + "}}" in sql})
+
+
+Recorded = tuple[int, bool | None, bool | None]
+"""``pgstatkit_meta``'s schema_version, created_extension, created_schema."""
+
+
+def install_arguments(
+    schema: str,
+    roles: Sequence[str],
+    recorded: Recorded | None,
+    applied: Sequence[Migration],
+    views: Sequence[tuple[str, str, str]],
+) -> tuple[object, ...]:
+    """The parameters of ``install_plan`` ($1-$10, in order)."""
+    version, created_extension, created_schema = recorded or (None, None, None)
+    statements = [(m.version, s) for m in applied for s in m.statements]
+    return (
+        schema,
+        list(roles),
+        version,
+        created_extension,
+        created_schema,
+        [str(v) for v, _ in statements],
+        [s for _, s in statements],
+        [d[0] for d in views],
+        [d[1] for d in views],
+        [d[2] for d in views],
+    )
+
+
+# ----------------------------------------------------------------------- applying plans
 
 
 def _lock() -> Query:
     return Query("SELECT pg_catalog.pg_advisory_xact_lock($1::int8)", (LOCK_KEY,))
 
 
-def _read_meta(schema: str) -> Query:
-    return Query(
-        "SELECT schema_version, created_extension, created_schema, pgss_version"
-        f" FROM {_sql.quote_ident(schema)}.{META_TABLE} WHERE id = 1"
-    )
+def _named(result: Result) -> list[dict[str, object]]:
+    """The rows of ``result`` as column name -> value."""
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+
+def _sequence(value: object) -> Sequence[object]:
+    """A ``text[]`` value as the driver returns it (a list)."""
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected an array, got {type(value).__name__}")
+    return value
 
 
 def _try(sql: str, sqlstate: str) -> Steps[bool]:
@@ -309,108 +395,64 @@ def _try_drop(sql: str) -> Steps[bool]:
     return (yield from _try(sql, DEPENDENT_OBJECTS_STILL_EXIST))
 
 
-def _owned(schema: str) -> Steps[tuple[set[str], list[str]]]:
-    """pgstatkit's own relations in ``schema`` (names), and the others' labels."""
-    rows = (yield Query(objects_sql("$1::text"), (schema,))).rows
-    owned = {str(r[0]) for r in rows if r[2]}
-    return owned, [str(r[1]) for r in rows if not r[2]]
+def _apply(schema: str, rows: list[dict[str, object]]) -> Steps[None]:
+    """Run the rows of a plan (see ``sql/queries/install.sql`` for the actions).
+
+    Raises:
+        InstallRefusedError, ExtensionTooOldError, PgStatKitError: a refusal
+            (:data:`REFUSALS`); nothing is kept (the operation rolls back).
+    """
+    for row in rows:
+        action, sql = row["action"], str(row["sql"])
+        if action == "refuse":
+            raise REFUSALS.get(str(row["alt"]), PgStatKitError)(sql)
+        if action == "run":
+            yield Query(sql)
+        elif action == "try_drop":
+            yield from _try_drop(sql)
+        elif not (yield from _try(sql, INVALID_TABLE_DEFINITION)):  # a view, columns changed
+            view = str(_sequence(row["names"])[0])
+            rebuild = yield Query(plan_sql("rebuild_view"), (schema, view, row["alt"]))
+            yield from _apply(schema, _named(rebuild))
 
 
-def _dependents(schema: str, views: Sequence[str]) -> Steps[str]:
-    rows = (yield Query(dependents_sql("$1::text", "$2::text[]"), (schema, list(views)))).rows
-    return ", ".join(str(r[0]) for r in rows)
-
-
-def _refuse_conflicts(schema: str, exists: bool, roles: Sequence[str]) -> Steps[set[str]]:
-    """pgstatkit's own relations in ``schema``; refuses foreign ones and unknown roles."""
-    owned, foreign = (yield from _owned(schema)) if exists else (set(), [])
-    if foreign:
-        raise InstallRefusedError(FOREIGN_OBJECTS % ", ".join(foreign))
-    if roles:
-        rows = (yield Query(missing_roles_sql("$1::text[]"), (list(roles),))).rows
-        if rows:
-            names = ", ".join(_sql.quote_ident(str(r[0])) for r in rows)
-            raise InstallRefusedError(MISSING_ROLES % names)
-    return owned
-
-
-def _recorded(schema: str, owned: set[str]) -> Steps[tuple[bool, bool] | None]:
-    """The created flags of pgstatkit's record in ``schema``, or None without one."""
-    if META_TABLE not in owned:
+def _recorded(schema: str) -> Steps[Recorded | None]:
+    """pgstatkit's record in ``schema`` (plan ``read_meta``), or None without one."""
+    reads = _named((yield Query(plan_sql("read_meta"), (schema,))))
+    if not reads:
         return None
-    rows = (yield _read_meta(schema)).rows
-    if not rows:
-        return None
-    if int(str(rows[0][0])) > SCHEMA_VERSION:
-        raise PgStatKitError(
-            f"schema {schema!r} was installed by a newer pgstatkit (schema version "
-            f"{rows[0][0]}, this one knows {SCHEMA_VERSION}): upgrade pgstatkit"
-        )
-    return bool(rows[0][1]), bool(rows[0][2])
-
-
-def _build_view(schema: str, name: str, definition: str) -> Steps[None]:
-    """``CREATE OR REPLACE`` the view (grants kept); if its columns changed, re-create
-    it and grant again what it had. Then mark it as pgstatkit's."""
-    view = qualified(schema, name)
-    sql = f"CREATE OR REPLACE VIEW {view} AS\n{definition}"
-    if not (yield from _try(sql, INVALID_TABLE_DEFINITION)):
-        grants = (yield Query(_block("view_grants"), (schema, name))).rows
-        if not (yield from _try_drop(f"DROP VIEW {view} RESTRICT")):
-            found = yield from _dependents(schema, [name])
-            raise InstallRefusedError(REBUILD_DEPENDENTS % (view, found))
-        yield Query(f"CREATE VIEW {view} AS\n{definition}")
-        for grant in regrant_statements(view, grants):
-            yield Query(grant)
-    yield Query(f"COMMENT ON VIEW {view} IS {_sql.quote_literal(MARKER)}")
+    row = _named((yield Query(str(reads[0]["sql"]))))[0]
+    made_extension, made_schema = row["created_extension"], row["created_schema"]
+    return (
+        int(str(row["schema_version"])),
+        None if made_extension is None else bool(made_extension),
+        None if made_schema is None else bool(made_schema),
+    )
 
 
 def install(
-    schema: object = "pgstatkit", *, grant_select_to: object = (), timeout_ms: object = None
+    schema: object = "pgstatkit",
+    *,
+    grant_select_to: object = (),
+    timeout_ms: object = None,
+    migrations: Sequence[Migration] | None = None,
 ) -> Operation[None]:
-    """The install operation; see the module docstring."""
+    """The install operation; see the module docstring.
+
+    ``migrations`` (tests): the migrations to apply instead of pgstatkit's own.
+    """
     name = schema_name(schema)
     roles = role_names(grant_select_to)
-    q = _sql.quote_ident(name)
+    applied = tuple(migrations) if migrations is not None else load_migrations()
 
     def steps(ctx: Context) -> Steps[None]:
         yield _lock()
-        pgss_version, pgss_schema, schema_exists, public_exists = (
-            yield Query(_STATE, (name,))
-        ).rows[0]
-        owned = yield from _refuse_conflicts(name, bool(schema_exists), roles)
-        recorded = yield from _recorded(name, owned)
-        created_extension = recorded[0] if recorded else False
-        created_schema = recorded[1] if recorded else not schema_exists
-        if not schema_exists:
-            yield Query(f"CREATE SCHEMA {q}")
-            created_schema = True
-        if pgss_version is None:
-            target = "public" if public_exists else name
-            # A role that may not create it gets InsufficientPrivilegeError from the
-            # runner's translate_error, with the superuser hint.
-            yield Query(
-                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA "
-                + _sql.quote_ident(target)
-            )
-            created_extension = True
-            pgss_version, pgss_schema = (yield Query(_STATE, (name,))).rows[0][:2]
-        version = parse_version(str(pgss_version))
-        if version < MIN_VERSION:
-            raise ExtensionTooOldError(
-                f"pg_stat_statements {pgss_version} is installed; the pgstatkit views need "
-                "1.8 (PostgreSQL 13) or later: run `ALTER EXTENSION pg_stat_statements UPDATE;`"
-            )
-        for sql in meta_statements(name):
-            yield Query(sql)
-        yield Query(
-            upsert_meta(name),
-            (SCHEMA_VERSION, created_extension, created_schema, str(pgss_version)),
-        )
-        for view, definition in view_definitions(version, str(pgss_schema)).items():
-            yield from _build_view(name, view, definition)
-        for sql in grant_statements(name, roles):
-            yield Query(sql)
+        recorded = yield from _recorded(name)
+        arguments = install_arguments(name, roles, recorded, applied, definitions())
+        yield from _apply(name, _named((yield Query(plan_sql("install_plan"), arguments))))
+        if roles:
+            grants = yield Query(plan_sql("grant_plan"), (name, list(roles), list(VIEWS)))
+            yield from _apply(name, _named(grants))
 
     return Operation(
         "install",
@@ -422,33 +464,25 @@ def install(
     )
 
 
-def uninstall(schema: object = "pgstatkit", *, timeout_ms: object = None) -> Operation[None]:
-    """The uninstall operation; a no-op when nothing of pgstatkit's is in ``schema``."""
+def uninstall(
+    schema: object = "pgstatkit",
+    *,
+    timeout_ms: object = None,
+    migrations: Sequence[Migration] | None = None,
+) -> Operation[None]:
+    """The uninstall operation; a no-op when nothing of pgstatkit's is in ``schema``.
+
+    ``migrations`` (tests): the migrations that define the newest schema version known.
+    """
     name = schema_name(schema)
-    q = _sql.quote_ident(name)
+    applied = tuple(migrations) if migrations is not None else load_migrations()
 
     def steps(ctx: Context) -> Steps[None]:
         yield _lock()
-        pgss_version, _, schema_exists, _ = (yield Query(_STATE, (name,))).rows[0]
-        if not schema_exists:
-            return
-        owned, _ = yield from _owned(name)
-        recorded = yield from _recorded(name, owned)
-        mine = [v for v in VIEWS if v in owned]
-        drops = [f"DROP VIEW {qualified(name, v)} RESTRICT" for v in mine]
-        if META_TABLE in owned:
-            mine.append(META_TABLE)
-            drops.append(f"DROP TABLE {q}.{META_TABLE} RESTRICT")
-        for sql in drops:
-            if not (yield from _try_drop(sql)):
-                raise InstallRefusedError(DEPENDENTS % (yield from _dependents(name, mine)))
-        if recorded is None:
-            return
-        created_extension, created_schema = recorded
-        if created_extension and pgss_version is not None:
-            yield from _try_drop("DROP EXTENSION pg_stat_statements RESTRICT")
-        if created_schema:
-            yield from _try_drop(f"DROP SCHEMA {q} RESTRICT")
+        version, made_extension, made_schema = (yield from _recorded(name)) or (None,) * 3
+        known = applied[-1].version
+        arguments = (name, version, made_extension, made_schema, known)
+        yield from _apply(name, _named((yield Query(plan_sql("uninstall_plan"), arguments))))
 
     return Operation(
         "uninstall",

@@ -12,15 +12,17 @@ An Alembic revision is then three lines each way::
         for sql in uninstall_statements(schema="pgstatkit"):
             op.execute(sql)
 
-The statements make and remove exactly what ``install`` / ``uninstall`` do (the
-objects, their ownership comments and the ``<schema>.pgstatkit_meta`` record, the
-advisory lock, never ``CASCADE``; refusing what is not pgstatkit's, keeping the views'
-grants, refusing to drop what your objects depend on: the same catalog queries, from
-``pgstatkit/sql/install.sql``), and the two paths can be mixed. They are ``DO`` blocks
-(PL/pgSQL, present in every database by default) so they decide at migration time:
-whether the extension and the schema exist, and which ``pg_stat_statements`` version the
-views are built for. By default the view definitions for every supported version are
-included and the one matching the installed extension is chosen; pass
+Each is one ``DO`` block (PL/pgSQL, present in every database by default): the block of
+``sql/plpgsql/apply.sql``, which applies the plans of ``sql/queries/install.sql`` with
+the migrations of ``sql/schema/`` and the view definitions of ``sql/schema/views.sql``
+written in, exactly as ``install`` / ``uninstall`` apply them, so the paths can be mixed.
+``sql/install.sql`` and ``sql/uninstall.sql`` are the same block for ``psql -f``,
+Flyway or sqitch, reading the schema and the roles from the settings
+``pgstatkit.schema`` and ``pgstatkit.grant_select_to`` (:func:`render`, run by
+``tools/gen_sql.py``).
+
+By default the view definitions for every supported version are included and the one
+matching the installed extension is chosen at migration time; pass
 ``pgss_version="1.10"`` to include only that one (the migration then fails, changing
 nothing, on a database with another version). Run them inside a transaction (Alembic's
 default on PostgreSQL).
@@ -28,49 +30,94 @@ default on PostgreSQL).
 Where ``install`` raises :class:`~pgstatkit.errors.InstallRefusedError`, the ``DO`` block
 raises a server error with the same message, SQLSTATE ``42710`` (duplicate_object: an
 object with pgstatkit's name is not pgstatkit's), ``42704`` (undefined_object: a role of
-``grant_select_to`` does not exist) or ``2BP01`` (dependent_objects_still_exist), and the
-migration's transaction changes nothing.
+``grant_select_to`` does not exist) or ``2BP01`` (dependent_objects_still_exist);
+``55000`` for a ``pg_stat_statements`` before 1.8 and ``0A000`` for a schema installed by
+a newer pgstatkit; the migration's transaction changes nothing.
 """
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Sequence
+from pathlib import Path
 
 from pgstatkit import _sql
-from pgstatkit._columns import MIN_VERSION, SUPPORTED_VERSIONS, Version, parse_version
+from pgstatkit._columns import MIN_VERSION, Version, parse_version
 from pgstatkit._install import (
-    DEPENDENTS,
-    FOREIGN_OBJECTS,
     LOCK_KEY,
-    MARKER,
-    META_TABLE,
-    MISSING_ROLES,
-    REBUILD_DEPENDENTS,
-    SCHEMA_VERSION,
     VIEWS,
-    dependents_sql,
+    Migration,
+    definitions,
     grant_statements,
-    meta_statements,
-    missing_roles_sql,
-    objects_sql,
+    load_migrations,
+    plan_sql,
     role_names,
     schema_name,
-    view_definitions,
 )
 from pgstatkit.errors import InvalidArgumentError
 
-__all__ = ["install_statements", "uninstall_statements"]
+__all__ = ["install_statements", "render", "sql_path", "uninstall_statements"]
 
 _lit = _sql.quote_literal
+
+SETTINGS_DECLARE = """\
+  -- psql -c "SET pgstatkit.schema = 'perf'" -f sql/install.sql (default: pgstatkit)
+  v_schema constant text := coalesce(
+    nullif(pg_catalog.current_setting('pgstatkit.schema', true), ''), 'pgstatkit');
+  -- pgstatkit.grant_select_to: role names, comma-separated ('grafana, pg_monitor')
+  v_roles constant text[] := ARRAY(
+    SELECT t.name
+    FROM (SELECT pg_catalog.btrim(u.x) AS name, u.i
+          FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                 pg_catalog.current_setting('pgstatkit.grant_select_to', true), ','))
+               WITH ORDINALITY AS u (x, i)) AS t
+    WHERE t.name <> ''
+    GROUP BY t.name
+    ORDER BY pg_catalog.min(t.i));"""
+
+SETTINGS_CHECK = """\
+  IF pg_catalog.lower(v_schema) LIKE 'pg\\_%' OR pg_catalog.octet_length(v_schema) > 63 THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = pg_catalog.format(
+      'pgstatkit.schema must be 1-63 bytes and not start with pg_, got %L', v_schema);
+  END IF;"""
+
+FIXED_VERSION_CHECK = """\
+  SELECT coalesce(e.extversion, a.default_version) INTO ver
+    FROM pg_catalog.pg_available_extensions AS a
+    LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = a.name
+    WHERE a.name = 'pg_stat_statements';
+  IF NOT coalesce(ver = {version}, false) THEN
+    RAISE EXCEPTION {message}, ver;
+  END IF;"""
+
+GRANT_PLAN = """\
+  FOR r IN EXECUTE {plan} USING v_schema, v_roles, {views} LOOP
+    EXECUTE r.sql;
+  END LOOP;"""
 
 
 def _do(body: str) -> str:
     """``DO $tag$ body $tag$`` with a dollar-quote tag that does not occur in ``body``."""
+    return f"DO {_tag(body, 'pgstatkit')}\n{body}\n{_tag(body, 'pgstatkit')}"
+
+
+def _tag(text: str, base: str) -> str:
+    """The first ``$<base>N$`` that does not occur in ``text``."""
     n = 0
-    while f"$pgstatkit{n}$" in body:
+    while f"${base}{n}$" in text:
         n += 1
-    tag = f"$pgstatkit{n}$"
-    return f"DO {tag}\n{body}\n{tag}"
+    return f"${base}{n}$"
+
+
+def _dollar(text: str) -> str:
+    """``text`` as a dollar-quoted string constant."""
+    tag = _tag(text, "q")
+    return f"{tag}{text}{tag}"
+
+
+def _texts(values: Sequence[str]) -> str:
+    if not values:
+        return "'{}'::text[]"
+    return "ARRAY[\n      " + ",\n      ".join(_dollar(v) for v in values) + "]::text[]"
 
 
 def _version_arg(pgss_version: object) -> Version | None:
@@ -88,113 +135,101 @@ def _version_arg(pgss_version: object) -> Version | None:
     return version
 
 
-def _array(values: list[str]) -> str:
-    return "ARRAY[" + ", ".join(_lit(v) for v in values) + "]::text[]"
+def _literal_declare(schema: str, roles: Sequence[str], fixed: bool) -> str:
+    array = "ARRAY[" + ", ".join(_lit(r) for r in roles) + "]::text[]" if roles else "'{}'::text[]"
+    lines = [
+        f"  v_schema constant text := {_lit(schema)};",
+        f"  v_roles constant text[] := {array};",
+    ]
+    if fixed:
+        lines.append("  ver text;")
+    return "\n".join(lines)
 
 
-def _defs_assignment(version: Version) -> str:
-    """``v_defs := ARRAY[...]``: the view definitions; the extension's schema is read at
-    migration time (``ext_schema``)."""
-    token = "pgss_" + secrets.token_hex(16)
-    items = []
-    for sql in view_definitions(version, token).values():
-        parts = sql.split(_sql.quote_ident(token))
-        items.append(" || pg_catalog.quote_ident(ext_schema) || ".join(_lit(p) for p in parts))
-    return "    v_defs := ARRAY[\n      " + ",\n      ".join(items) + "];"
-
-
-def _version_branches(pgss_version: object) -> str:
-    """IF/ELSIF choosing the definitions for the installed version, ELSE RAISE."""
-    only = _version_arg(pgss_version)
-    versions = [only] if only is not None else list(SUPPORTED_VERSIONS)
-    branches = []
-    for index, version in enumerate(reversed(versions)):
-        if only is not None:
-            cond = f"ver = {_lit(f'{version[0]}.{version[1]}')}"
-        else:
-            cond = f"(vmaj, vmin) >= ({version[0]}, {version[1]})"
-        keyword = "IF" if index == 0 else "ELSIF"
-        branches.append(f"  {keyword} {cond} THEN\n{_defs_assignment(version)}")
-    missing = (
-        f"views for pg_stat_statements {pgss_version} only, installed is %"
-        if only is not None
-        else "pg_stat_statements % is older than 1.8"
+def _install_arguments(applied: Sequence[Migration], only: Version | None) -> str:
+    """The USING list of ``install_plan``: PL/pgSQL variables and constants."""
+    statements = [(m.version, s) for m in applied for s in m.statements]
+    views = [d for d in definitions() if only is None or parse_version(d[0]) == only]
+    constants = [
+        _texts([str(v) for v, _ in statements]),
+        _texts([s for _, s in statements]),
+        _texts([d[0] for d in views]),
+        _texts([d[1] for d in views]),
+        _texts([d[2] for d in views]),
+    ]
+    return "v_schema, v_roles, v_version, v_made_extension, v_made_schema,\n    " + (
+        ",\n    ".join(constants)
     )
-    return "\n".join(branches) + f"\n  ELSE\n    RAISE EXCEPTION {_lit(missing)}, ver;\n  END IF;"
 
 
-def _refuse_conflicts(roles: tuple[str, ...]) -> str:
-    """PL/pgSQL: refuse foreign objects and unknown roles, as install does; set
-    ``v_meta`` when pgstatkit's record exists."""
-    sql = f"""  SELECT pg_catalog.string_agg(o.label, ', ' ORDER BY o.label)
-           FILTER (WHERE NOT o.owned),
-         coalesce(pg_catalog.bool_or(o.owned AND o.relname = {_lit(META_TABLE)}), false)
-    INTO v_list, v_meta
-    FROM ({objects_sql("v_schema")}) AS o;
-  IF v_list IS NOT NULL THEN
-    RAISE EXCEPTION USING ERRCODE = 'duplicate_object',
-      MESSAGE = pg_catalog.format({_lit(FOREIGN_OBJECTS)}, v_list);
-  END IF;"""
-    if roles:
-        sql += f"""
-  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(m.name), ', ') INTO v_list
-    FROM ({missing_roles_sql(_array(list(roles)))}) AS m;
-  IF v_list IS NOT NULL THEN
-    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-      MESSAGE = pg_catalog.format({_lit(MISSING_ROLES)}, v_list);
-  END IF;"""
-    return sql
+def _grants(schema: str | None, roles: Sequence[str]) -> str:
+    if schema is None:  # the roles come from the setting
+        return GRANT_PLAN.format(plan=_dollar(plan_sql("grant_plan")), views=_texts(list(VIEWS)))
+    return "\n".join(f"  EXECUTE {_lit(sql)};" for sql in grant_statements(schema, roles))
 
 
-_READ_META = """  IF v_meta THEN
-    EXECUTE {read} INTO v_version, v_made_ext, v_made_schema;
-    IF v_version > {known} THEN
-      RAISE EXCEPTION 'schema % was installed by a newer pgstatkit (schema version %, '
-        'this one knows {known}): upgrade pgstatkit', v_schema, v_version;
-    END IF;
-  END IF;"""
+def render(
+    kind: str,
+    *,
+    schema: str | None = None,
+    roles: Sequence[str] = (),
+    pgss_version: Version | None = None,
+    migrations: Sequence[Migration] | None = None,
+) -> str:
+    """The ``DO`` block of ``kind`` (``"install"`` or ``"uninstall"``).
 
-
-def _read_meta(q: str) -> str:
-    read = _lit(f"SELECT schema_version, created_extension, created_schema FROM {q}.{META_TABLE}")
-    return _READ_META.format(read=read, known=SCHEMA_VERSION)
-
-
-_BUILD_VIEWS = """  FOR i IN 1 .. pg_catalog.array_length(v_views, 1) LOOP
-    v_view := pg_catalog.quote_ident(v_schema) || '.' || pg_catalog.quote_ident(v_views[i]);
-    BEGIN
-      EXECUTE 'CREATE OR REPLACE VIEW ' || v_view || ' AS ' || v_defs[i];
-    EXCEPTION WHEN invalid_table_definition THEN
-      SELECT c.relacl, c.relowner INTO v_acl, v_owner
-        FROM pg_catalog.pg_class AS c WHERE c.oid = v_view::pg_catalog.regclass;
-      BEGIN
-        EXECUTE 'DROP VIEW ' || v_view || ' RESTRICT';
-      EXCEPTION WHEN dependent_objects_still_exist THEN
-        SELECT pg_catalog.string_agg(d.object, ', ') INTO v_list
-          FROM ({dependents}) AS d;
-        RAISE EXCEPTION USING ERRCODE = 'dependent_objects_still_exist',
-          MESSAGE = pg_catalog.format({message}, v_view, v_list);
-      END;
-      EXECUTE 'CREATE VIEW ' || v_view || ' AS ' || v_defs[i];
-      FOR g IN SELECT a.privilege_type, a.grantee, a.is_grantable
-               FROM pg_catalog.aclexplode(v_acl) AS a WHERE a.grantee <> v_owner LOOP
-        EXECUTE pg_catalog.format('GRANT %s ON %s TO %s%s', g.privilege_type, v_view,
-          CASE WHEN g.grantee = 0 THEN 'PUBLIC'
-               ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
-          CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-      END LOOP;
-    END;
-    EXECUTE 'COMMENT ON VIEW ' || v_view || ' IS ' || {marker};
-  END LOOP;"""
-
-
-def _build_views() -> str:
-    """PL/pgSQL: CREATE OR REPLACE each view, else re-create it with its grants; mark it."""
-    return _BUILD_VIEWS.format(
-        dependents=dependents_sql("v_schema", "ARRAY[v_views[i]]"),
-        message=_lit(REBUILD_DEPENDENTS),
-        marker=_lit(_lit(MARKER)),
+    ``schema`` None: the schema and the roles are read from the settings
+    ``pgstatkit.schema`` (default ``pgstatkit``) and ``pgstatkit.grant_select_to`` when it
+    runs, as in ``sql/install.sql``; otherwise they are written in (validate them first).
+    ``pgss_version``: only that version's view definitions. ``migrations`` (tests): instead
+    of pgstatkit's own.
+    """
+    applied = tuple(migrations) if migrations is not None else load_migrations()
+    template = _sql.read("plpgsql/apply.sql")
+    body = template[template.index("\nDECLARE\n") + 1 :].rstrip()
+    if schema is None:
+        declare, check = SETTINGS_DECLARE, SETTINGS_CHECK
+    else:
+        declare, check = _literal_declare(schema, roles, pgss_version is not None), ""
+    if pgss_version is not None:
+        text = f"{pgss_version[0]}.{pgss_version[1]}"
+        message = _lit(f"views for pg_stat_statements {text} only, installed is %")
+        check = FIXED_VERSION_CHECK.format(version=_lit(text), message=message)
+    if kind == "install":
+        plan, arguments = "install_plan", _install_arguments(applied, pgss_version)
+        grants = _grants(schema, roles)
+    else:
+        plan, grants = "uninstall_plan", ""
+        arguments = f"v_schema, v_version, v_made_extension, v_made_schema, {applied[-1].version}"
+    return _do(
+        _sql.render(
+            body,
+            declare=declare,
+            check=check,
+            lock=str(LOCK_KEY),
+            read_meta=_dollar(plan_sql("read_meta")),
+            plan=_dollar(plan_sql(plan)),
+            arguments=arguments,
+            rebuild_view=_dollar(plan_sql("rebuild_view")),
+            grants=grants,
+        )
     )
+
+
+def sql_path(name: str) -> Path:
+    """The path of one of pgstatkit's SQL files: ``sql_path("install.sql")``,
+    ``sql_path("uninstall.sql")``, ``sql_path("schema/0001_views.sql")``...
+
+    In an installed pgstatkit they are in the package (``pgstatkit/sql/``), in a source
+    checkout in the top-level ``sql/``; for ``psql -f`` and other tools.
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    path = _sql.root() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"pgstatkit has no SQL file {name!r} (in {_sql.root()})")
+    return path
 
 
 def install_statements(
@@ -217,67 +252,8 @@ def install_statements(
     """
     name = schema_name(schema)
     roles = role_names(grant_select_to)
-    branches = _version_branches(pgss_version)
-    q = _sql.quote_ident(name)
-    meta = "\n".join(f"  EXECUTE {_lit(sql)};" for sql in meta_statements(name))
-    grants = "\n".join(f"  EXECUTE {_lit(sql)};" for sql in grant_statements(name, roles))
-    write_meta = _lit(
-        f"INSERT INTO {q}.{META_TABLE} (id, schema_version, created_extension, "
-        "created_schema, pgss_version) VALUES (1, $1, $2, $3, $4)"
-    )
-    body = f"""DECLARE
-  v_schema constant text := {_lit(name)};
-  v_views constant text[] := {_array(list(VIEWS))};
-  ext_schema text;
-  ver text;
-  vmaj int;
-  vmin int;
-  made_ext bool := false;
-  made_schema bool := false;
-  v_meta bool;
-  v_version int;
-  v_made_ext bool;
-  v_made_schema bool;
-  v_list text;
-  v_defs text[];
-  v_view text;
-  v_acl aclitem[];
-  v_owner oid;
-  g record;
-BEGIN
-  PERFORM pg_catalog.pg_advisory_xact_lock({LOCK_KEY});
-{_refuse_conflicts(roles)}
-{_read_meta(q)}
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = v_schema) THEN
-    EXECUTE {_lit(f"CREATE SCHEMA {q}")};
-    made_schema := true;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements')
-  THEN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'public') THEN
-      CREATE EXTENSION pg_stat_statements SCHEMA public;
-    ELSE
-      EXECUTE {_lit(f"CREATE EXTENSION pg_stat_statements SCHEMA {q}")};
-    END IF;
-    made_ext := true;
-  END IF;
-  SELECT n.nspname, e.extversion INTO ext_schema, ver
-    FROM pg_catalog.pg_extension AS e
-    JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
-    WHERE e.extname = 'pg_stat_statements';
-  vmaj := pg_catalog.split_part(ver, '.', 1)::int;
-  vmin := pg_catalog.split_part(ver, '.', 2)::int;
-{branches}
-{meta}
-  made_ext := made_ext OR coalesce(v_made_ext, false);
-  made_schema := made_schema OR coalesce(v_made_schema, false);
-  EXECUTE {_lit(f"DELETE FROM {q}.{META_TABLE}")};
-  EXECUTE {write_meta}
-    USING {SCHEMA_VERSION}, made_ext, made_schema, ver;
-{_build_views()}
-{grants}
-END"""
-    return [_do(body)]
+    only = _version_arg(pgss_version)
+    return [render("install", schema=name, roles=roles, pgss_version=only)]
 
 
 def uninstall_statements(schema: str = "pgstatkit") -> list[str]:
@@ -286,53 +262,4 @@ def uninstall_statements(schema: str = "pgstatkit") -> list[str]:
     Raises:
         InvalidArgumentError: a bad schema name.
     """
-    name = schema_name(schema)
-    q = _sql.quote_ident(name)
-    drop_schema = _lit(f"DROP SCHEMA {q} RESTRICT")
-    body = f"""DECLARE
-  v_schema constant text := {_lit(name)};
-  v_order constant text[] := {_array([*VIEWS, META_TABLE])};
-  v_mine text[];
-  v_meta bool;
-  v_version int;
-  v_made_ext bool;
-  v_made_schema bool;
-  v_list text;
-  v_rel text;
-BEGIN
-  PERFORM pg_catalog.pg_advisory_xact_lock({LOCK_KEY});
-  SELECT coalesce(pg_catalog.array_agg(o.relname) FILTER (WHERE o.owned), '{{}}')
-    INTO v_mine FROM ({objects_sql("v_schema")}) AS o;
-  v_meta := {_lit(META_TABLE)} = ANY (v_mine);
-{_read_meta(q)}
-  FOREACH v_rel IN ARRAY v_order LOOP
-    CONTINUE WHEN NOT v_rel = ANY (v_mine);
-    BEGIN
-      EXECUTE 'DROP ' || CASE WHEN v_rel = {_lit(META_TABLE)} THEN 'TABLE ' ELSE 'VIEW ' END
-        || pg_catalog.quote_ident(v_schema) || '.' || pg_catalog.quote_ident(v_rel)
-        || ' RESTRICT';
-    EXCEPTION WHEN dependent_objects_still_exist THEN
-      SELECT pg_catalog.string_agg(d.object, ', ') INTO v_list
-        FROM ({dependents_sql("v_schema", "v_mine")}) AS d;
-      RAISE EXCEPTION USING ERRCODE = 'dependent_objects_still_exist',
-        MESSAGE = pg_catalog.format({_lit(DEPENDENTS)}, v_list);
-    END;
-  END LOOP;
-  IF coalesce(v_made_ext, false)
-     AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements')
-  THEN
-    BEGIN
-      DROP EXTENSION pg_stat_statements RESTRICT;
-    EXCEPTION WHEN dependent_objects_still_exist THEN
-      NULL;
-    END;
-  END IF;
-  IF coalesce(v_made_schema, false) THEN
-    BEGIN
-      EXECUTE {drop_schema};
-    EXCEPTION WHEN dependent_objects_still_exist THEN
-      NULL;
-    END;
-  END IF;
-END"""
-    return [_do(body)]
+    return [render("uninstall", schema=schema_name(schema))]

@@ -308,7 +308,9 @@ async def install(
     Idempotent and safe to run concurrently (one transaction, serialised on an advisory
     lock; a failure leaves nothing behind). Creates, each only if missing:
     ``CREATE EXTENSION pg_stat_statements`` (in ``public``), the schema ``schema``, and
-    ``<schema>.pgstatkit_meta`` recording what install created and the versions. Then
+    ``<schema>.pgstatkit_meta`` recording what install created and the versions (the
+    schema's migrations, ``sql/schema/NNNN_*.sql``: only those newer than the recorded
+    schema version are applied; a newer recorded version is refused). Then
     builds the views ``<schema>.slow_queries`` (mean execution time >= 1000 ms),
     ``<schema>.top_queries_by_total_time`` and ``<schema>.queries_with_low_cache_hit``
     (cache hit ratio < 0.9): the current database, with the columns and order of the
@@ -342,6 +344,9 @@ async def install(
             pgstatkit's names was not created by pgstatkit; a role of
             ``grant_select_to`` does not exist; or a view whose columns changed must be
             re-created but other objects depend on it. The message names them.
+        ExtensionTooOldError: ``pg_stat_statements`` is older than 1.8; nothing changed.
+        PgStatKitError: ``schema`` was installed by a newer pgstatkit (a schema version
+            this one does not know); nothing changed.
         InvalidArgumentError: a bad ``schema``, role name or ``timeout_ms``; nothing sent.
     """
     op = _ops_install.install(schema, grant_select_to=grant_select_to, timeout_ms=timeout_ms)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pgstatkit import _install, _sql
-from pgstatkit._columns import SUPPORTED_VERSIONS
+from pgstatkit._columns import SUPPORTED_VERSIONS, projection
 from pgstatkit._protocol import Result
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.migrations import _do, install_statements, uninstall_statements
@@ -61,18 +64,6 @@ def test_grant_statements_quote_the_roles() -> None:
         'GRANT SELECT ON "s"."slow_queries", "s"."top_queries_by_total_time", '
         '"s"."queries_with_low_cache_hit" TO "gra""fana", PUBLIC, "Public"'
     )
-
-
-def test_regrant_statements() -> None:
-    rows = [
-        ("SELECT", False, 'gra"fana', True),
-        ("REFERENCES", True, "-", False),
-        ("SELECT; DROP TABLE t", False, "x", False),  # not a privilege: never sent
-    ]
-    assert _install.regrant_statements('"s"."v"', rows) == [
-        'GRANT SELECT ON "s"."v" TO "gra""fana" WITH GRANT OPTION',
-        'GRANT REFERENCES ON "s"."v" TO PUBLIC',
-    ]
 
 
 @pytest.mark.parametrize(
@@ -200,3 +191,81 @@ def test_report_renderers_and_dict() -> None:
     assert data["ok"] is False
     assert data["findings"][0]["restart_required"] is True
     assert SetupReport(()).ok and SetupReport(()).postgresql_conf() == ""
+
+
+# ---- the SQL files: generated ones current, migrations numbered, one marker -------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gen_sql_check_passes() -> None:
+    """sql/schema/views.sql, sql/install.sql and sql/uninstall.sql are current."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_sql.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_migrations_are_numbered_and_the_newest_is_the_schema_version() -> None:
+    found = _install.load_migrations()
+    assert [m.version for m in found] == list(range(1, _install.SCHEMA_VERSION + 1))
+    assert [m.name for m in found] == ["views", "ownership"]
+    for migration in found:
+        for statement in migration.statements:
+            assert "@schema@" in statement
+            assert statement.split(None, 1)[0] in ("CREATE", "COMMENT")
+            assert not statement.endswith(";")
+
+
+def test_split_statements() -> None:
+    text = (
+        "-- a comment; not a statement\nCREATE TABLE x (a int);\n\nCOMMENT ON TABLE x IS 'a;b';\n"
+    )
+    assert _install.split_statements(text) == (
+        "CREATE TABLE x (a int)",
+        "COMMENT ON TABLE x IS 'a;b'",
+    )
+
+
+def test_numbering_gap_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("CREATE TABLE @schema@.a (x int);\n")
+    (tmp_path / "0003_c.sql").write_text("CREATE TABLE @schema@.c (x int);\n")
+    with pytest.raises(RuntimeError, match="0001, 0002"):
+        _install.load_migrations(tmp_path)
+
+
+def test_the_marker_is_the_same_everywhere() -> None:
+    """The ownership comment of migration 2 and of the plans is MARKER."""
+    assert _sql.quote_literal(_install.MARKER) in _sql.read("schema/0002_ownership.sql")
+    assert _sql.quote_literal(_install.MARKER) in _install.plan_sql("install_plan")
+    for name in _install.PLANS:
+        assert "{{" not in _install.plan_sql(name)
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_views_file_is_the_projection(version: tuple[int, int]) -> None:
+    """sql/schema/views.sql holds, per version, what _columns.projection builds."""
+    definitions = _install.view_definitions(version, "ext")
+    source = projection(version, "ext")
+    for view, tail in _install.VIEWS.items():
+        assert definitions[view] == f"SELECT s.*\nFROM {source} AS s\n{tail}"
+
+
+def test_static_do_blocks_read_the_settings() -> None:
+    install = _sql.read("install.sql")
+    assert install.count("SELECT s.*") == 3 * len(SUPPORTED_VERSIONS)
+    assert "current_setting('pgstatkit.schema', true)" in install
+    assert "current_setting('pgstatkit.grant_select_to', true)" in install
+    assert "current_setting('pgstatkit.schema', true)" in _sql.read("uninstall.sql")
+
+
+def test_sql_path() -> None:
+    from pgstatkit.migrations import sql_path
+
+    assert sql_path("install.sql").read_text(encoding="utf-8") == _sql.read("install.sql")
+    assert sql_path("schema/0001_views.sql").name == "0001_views.sql"
+    with pytest.raises(FileNotFoundError, match="no SQL file"):
+        sql_path("nope.sql")

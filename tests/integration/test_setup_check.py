@@ -133,3 +133,28 @@ async def test_outdated_extension_and_stale_views(pg_server: TestServer) -> None
             assert by_check(report)["evictions"].severity in ("ok", "warning")
     finally:
         pg_server.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", dbname="postgres")
+
+
+async def test_users_table_named_pgstatkit_meta_is_not_read(pg_server: TestServer) -> None:
+    """A table of the user's named pgstatkit_meta (no ownership comment) is not pgstatkit's
+    record: check_setup reports the views as not installed instead of failing on it."""
+    db = "pgstatkit_setup_foreign_meta"
+    pg_server.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", dbname="postgres")
+    pg_server.psql(f"CREATE DATABASE {db}", dbname="postgres")
+    try:
+        pg_server.psql(
+            "CREATE EXTENSION pg_stat_statements; CREATE SCHEMA reporting;"
+            " CREATE TABLE reporting.pgstatkit_meta (note text);"
+            " INSERT INTO reporting.pgstatkit_meta VALUES ('mine')",
+            dbname=db,
+        )
+        async for c in open_client("asyncpg", pg_server.dsn_for(dbname=db)):
+            report = await stats.check_setup(c.source, schema="reporting")
+            views = by_check(report)["views"]
+            assert views.severity == "info"
+            assert views.found == "not installed in schema 'reporting'"
+            await stats.install(c.source, schema="elsewhere")
+            found = by_check(await stats.check_setup(c.source, schema="elsewhere"))["views"]
+            assert found.severity == "ok"
+    finally:
+        pg_server.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", dbname="postgres")

@@ -1,20 +1,17 @@
-"""The bundled SQL (``pgstatkit/sql/*.sql``) and its loader (``pgstatkit._sql``)."""
+"""The SQL queries (``sql/queries/*.sql``) and their loader (``pgstatkit._sql``)."""
 
 from __future__ import annotations
 
 import re
-from importlib import resources
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import pgstatkit
 from pgstatkit import _sql
 from pgstatkit._scan import scan
 
-SQL_DIR = Path(pgstatkit.__file__).parent / "sql"
+SQL_DIR = _sql.root() / "queries"
 NAME_LINE = re.compile(r"^--\s*name:\s*(\S+)\s*$", re.MULTILINE)
 
 
@@ -93,7 +90,7 @@ def test_unknown_file() -> None:
 
 
 def test_packaged_as_data() -> None:
-    root = resources.files("pgstatkit.sql")
+    root = _sql.root() / "queries"  # the wheel's pgstatkit/sql, or the checkout's sql/
     for filename in _sql_files():
         assert root.joinpath(filename).is_file()
         assert "-- name:" in root.joinpath(filename).read_text(encoding="utf-8")
