@@ -32,7 +32,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite on real PostgreSQL 15 and 18 (see docs/testing.md)."""
+    """The test suite on real PostgreSQL 15, 17 and 18 (see docs/testing.md)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
 

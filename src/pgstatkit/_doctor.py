@@ -8,6 +8,7 @@ whether the library is loaded is then read from the presence of its own settings
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from pgstatkit import _sql, _validate
@@ -198,45 +199,46 @@ def _views(schema: str, installed: object, meta: tuple[object, ...] | None) -> S
     return SetupFinding("views", "ok", f"built for pg_stat_statements {built}", why, None, None)
 
 
-def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
-    found: list[SetupFinding] = []
-    if "pg_stat_statements.track" in settings:
-        track = settings["pg_stat_statements.track"][0]
-        found.append(
-            _setting_finding(
-                "pg_stat_statements.track",
-                settings,
-                track in ("top", "all"),
-                "error",
-                "'none' records nothing; 'top' records statements sent by clients, "
-                "'all' also those run inside functions",
-                "all",
-            )
-        )
-        size = int(settings["pg_stat_statements.max"][0])
-        found.append(
-            _setting_finding(
-                "pg_stat_statements.max",
-                settings,
-                size >= RECOMMENDED_MAX,
-                "warning",
-                "the number of distinct statements kept; when full, the least used are "
-                "evicted and their statistics lost",
-                str(RECOMMENDED_MAX),
-            )
-        )
-        found.append(
-            _setting_finding(
-                "pg_stat_statements.track_planning",
-                settings,
-                settings["pg_stat_statements.track_planning"][0] == "on",
-                "info",
-                "without it plan times and plan counts are 0 (it adds a little overhead "
-                "on very busy servers)",
-                "on",
-            )
-        )
-    found.append(
+def _library_settings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """``pg_stat_statements.track``, ``.max`` and ``.track_planning`` (when loaded)."""
+    if "pg_stat_statements.track" not in settings:
+        return []  # the library's settings exist only when it is loaded
+    track = settings["pg_stat_statements.track"][0]
+    size = int(settings["pg_stat_statements.max"][0])
+    return [
+        _setting_finding(
+            "pg_stat_statements.track",
+            settings,
+            track in ("top", "all"),
+            "error",
+            "'none' records nothing; 'top' records statements sent by clients, "
+            "'all' also those run inside functions",
+            "all",
+        ),
+        _setting_finding(
+            "pg_stat_statements.max",
+            settings,
+            size >= RECOMMENDED_MAX,
+            "warning",
+            "the number of distinct statements kept; when full, the least used are "
+            "evicted and their statistics lost",
+            str(RECOMMENDED_MAX),
+        ),
+        _setting_finding(
+            "pg_stat_statements.track_planning",
+            settings,
+            settings["pg_stat_statements.track_planning"][0] == "on",
+            "info",
+            "without it plan times and plan counts are 0 (it adds a little overhead "
+            "on very busy servers)",
+            "on",
+        ),
+    ]
+
+
+def _server_settings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """``track_io_timing``, ``compute_query_id`` (14+) and ``log_min_duration_statement``."""
+    found = [
         _setting_finding(
             "track_io_timing",
             settings,
@@ -245,7 +247,7 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
             "without it the block read/write times are 0, so I/O-bound statements look CPU-bound",
             "on",
         )
-    )
+    ]
     if "compute_query_id" in settings:
         found.append(
             _setting_finding(
@@ -269,39 +271,46 @@ def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
             f"{RECOMMENDED_LOG_MS}ms",
         )
     )
-    if "log_line_prefix" in settings:
-        prefix = settings["log_line_prefix"][0]
-        missing = [
-            label
-            for label, codes in (
-                ("time", ("%m", "%t", "%n")),
-                ("user", ("%u",)),
-                ("database", ("%d",)),
-                ("client", ("%h", "%r")),
-            )
-            if not any(code in prefix for code in codes)
-        ]
-        finding = _setting_finding(
-            "log_line_prefix",
-            settings,
-            not missing,
-            "info",
-            "slow-statement log lines are useful only with the time, user, database and "
-            "client they came from",
-            RECOMMENDED_PREFIX,
-        )
-        if missing:
-            finding = SetupFinding(
-                finding.check,
-                finding.severity,
-                f"{prefix!r} (no {', '.join(missing)})",
-                finding.why,
-                finding.fix,
-                finding.restart_required,
-                finding.recommended,
-            )
-        found.append(finding)
     return found
+
+
+_PREFIX_LABELS = (
+    ("time", ("%m", "%t", "%n")),
+    ("user", ("%u",)),
+    ("database", ("%d",)),
+    ("client", ("%h", "%r")),
+)
+
+
+def _log_line_prefix(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """``log_line_prefix``: slow-statement log lines name their time, user, database, client."""
+    if "log_line_prefix" not in settings:
+        return []
+    prefix = settings["log_line_prefix"][0]
+    missing = [
+        label for label, codes in _PREFIX_LABELS if not any(code in prefix for code in codes)
+    ]
+    finding = _setting_finding(
+        "log_line_prefix",
+        settings,
+        not missing,
+        "info",
+        "slow-statement log lines are useful only with the time, user, database and "
+        "client they came from",
+        RECOMMENDED_PREFIX,
+    )
+    if missing:
+        finding = dataclasses.replace(finding, found=f"{prefix!r} (no {', '.join(missing)})")
+    return [finding]
+
+
+def _setting_findings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """The findings on the settings besides ``shared_preload_libraries``, in report order."""
+    return [
+        *_library_settings(settings),
+        *_server_settings(settings),
+        *_log_line_prefix(settings),
+    ]
 
 
 EVICTIONS_WHY = "evicted statements lose their statistics (pg_stat_statements_info.dealloc)"
@@ -344,7 +353,7 @@ def check_setup(
             ).rows
             meta = tuple(meta_rows[0]) if meta_rows else None
         findings.append(_views(name, state[0], meta))
-        findings += _others(settings)
+        findings += _setting_findings(settings)
         why = "without pg_read_all_stats, other roles' statement texts show as NULL"
         if state[3]:
             findings.append(

@@ -83,7 +83,6 @@ class TxState(enum.Enum):
 class Context:
     """What the guard's setup statement learned about the server, for the steps."""
 
-    server_version_num: int
     pgss_version: Version | None
     pgss_schema: str | None
     pgss_loaded: bool | None = None
@@ -174,7 +173,6 @@ def parse_setup(result: Result) -> tuple[Context, tuple[str, str]]:
     row = dict(zip(result.columns, result.rows[0], strict=True))
     version = row["pgss_version"]
     context = Context(
-        server_version_num=int(str(row["server_version_num"])),
         pgss_version=parse_version(str(version)) if version is not None else None,
         pgss_schema=str(row["pgss_schema"]) if row["pgss_schema"] is not None else None,
         pgss_loaded=None if row["pgss_loaded"] is None else row["pgss_loaded"] is True,
