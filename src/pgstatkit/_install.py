@@ -48,8 +48,7 @@ from collections.abc import Sequence
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import MIN_VERSION, Version, parse_version, projection
-from pgstatkit._protocol import Context, Operation, Query, Steps
-from pgstatkit.adapters._base import sqlstate_of
+from pgstatkit._protocol import Context, Operation, Query, ServerError, Steps
 from pgstatkit.errors import (
     ExtensionTooOldError,
     InstallRefusedError,
@@ -295,8 +294,8 @@ def _try(sql: str, sqlstate: str) -> Steps[bool]:
     yield Query("SAVEPOINT pgstatkit_try")
     try:
         yield Query(sql)
-    except Exception as exc:
-        if sqlstate_of(exc) != sqlstate:
+    except ServerError as exc:
+        if exc.sqlstate != sqlstate:
             raise
         yield Query("ROLLBACK TO SAVEPOINT pgstatkit_try")
         return False

@@ -32,15 +32,16 @@ from pgstatkit._protocol import (
     Operation,
     Query,
     Result,
+    ServerError,
     Steps,
     TxState,
     parse_setup,
     restore_query,
     setup_query,
-    translate_error,
+    translated,
 )
 from pgstatkit._shield import AsyncShield, SyncShield
-from pgstatkit.adapters._base import AsyncSession, SyncSession, is_client_param_error
+from pgstatkit.adapters._base import AsyncSession, SyncSession
 from pgstatkit.errors import PgStatKitError, TransactionStateError
 
 __all__ = ["run_async", "run_sync"]
@@ -57,11 +58,16 @@ def _marked(query: Query) -> Query:
     return Query(mark(query.sql), query.params)
 
 
-def _translated(exc: Exception, sqlstate: str | None, op: Operation[T]) -> Exception:
+def _public(exc: Exception, session: AsyncSession | SyncSession, op: Operation[T]) -> Exception:
+    """What leaves the call for ``exc``: a pgstatkit error, or ``exc`` itself.
+
+    A driver's exception is described by the session (:class:`ServerError`) and
+    translated by SQLSTATE through the one table (:data:`pgstatkit._errors.RULES`).
+    """
     if isinstance(exc, PgStatKitError):
         return exc
-    client = is_client_param_error(exc)
-    return translate_error(sqlstate, op.name, client_param_error=client) or exc
+    error = translated(session.server_error(exc), op.name)
+    return exc if error is None else error
 
 
 def _usable(state: TxState) -> TxState:
@@ -99,6 +105,20 @@ def _next_query(steps: Steps[T], item: Query | Cleanup, cleanups: list[Cleanup])
     return item
 
 
+def _thrown(steps: Steps[T], failure: ServerError) -> Query | Cleanup | None:
+    """Throw ``failure`` into ``steps``: their next item, or None if they let it out.
+
+    The caller then re-raises the driver's exception itself (``failure.original``), so
+    it leaves the steps as it came from the driver.
+    """
+    try:
+        return steps.throw(failure)
+    except ServerError as out:
+        if out is not failure:
+            raise
+        return None
+
+
 # ---------------------------------------------------------------------------- async
 
 
@@ -126,7 +146,7 @@ async def run_async(session: AsyncSession, op: Operation[T]) -> T:
             shield.check()
         except Exception as exc:
             shield.check()
-            error = _translated(exc, session.sqlstate(exc), op)
+            error = _public(exc, session, op)
             if error is exc:
                 raise
             raise error from exc
@@ -153,7 +173,10 @@ async def _steps_async(
             try:
                 result = await fetch(query)
             except Exception as exc:  # noqa: PERF203 - rare; the steps may handle it
-                query = _next_query(steps, steps.throw(exc), cleanups)
+                item = _thrown(steps, session.server_error(exc))
+                if item is None:
+                    raise  # the driver's exception, as it came
+                query = _next_query(steps, item, cleanups)
             else:
                 query = _next_query(steps, steps.send(result), cleanups)
     except StopIteration as stop:
@@ -237,7 +260,7 @@ def run_sync(session: SyncSession, op: Operation[T]) -> T:
             shield.check()
         except Exception as exc:
             shield.check()
-            error = _translated(exc, session.sqlstate(exc), op)
+            error = _public(exc, session, op)
             if error is exc:
                 raise
             raise error from exc
@@ -264,7 +287,10 @@ def _steps_sync(
             try:
                 result = fetch(query)
             except Exception as exc:  # noqa: PERF203 - rare; the steps may handle it
-                query = _next_query(steps, steps.throw(exc), cleanups)
+                item = _thrown(steps, session.server_error(exc))
+                if item is None:
+                    raise  # the driver's exception, as it came
+                query = _next_query(steps, item, cleanups)
             else:
                 query = _next_query(steps, steps.send(result), cleanups)
     except StopIteration as stop:

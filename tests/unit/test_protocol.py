@@ -25,6 +25,8 @@ from pgstatkit._protocol import (
     Operation,
     Query,
     Result,
+    ServerError,
+    Steps,
     TxState,
     parse_setup,
     restore_query,
@@ -567,9 +569,10 @@ class FakeSession:
             raise answer
         return answer
 
-    def sqlstate(self, exc: BaseException) -> str | None:
+    def server_error(self, exc: Exception) -> ServerError:
+        # the adapter's job: describe the driver's exception (here: its .sqlstate)
         code = getattr(exc, "sqlstate", None)
-        return code if isinstance(code, str) else None
+        return ServerError(code if isinstance(code, str) else None, str(exc), original=exc)
 
 
 class FakeSyncSession(FakeSession):
@@ -662,3 +665,56 @@ def test_run_sync_commit_outside_transaction_does_not_restore() -> None:
     session = FakeSyncSession({reset_sql: Result(("stats_reset",), [(None,)])})
     assert run_sync(session, _operations.reset_query_statistics()) is None
     assert session.log[-1] == reset_sql
+
+
+# ---- what the steps see of a driver's error, and what leaves the call --------------------
+
+
+def _catching(sqlstate: str, seen: list[BaseException]) -> Operation[str]:
+    """One query; a failure with ``sqlstate`` is handled (a second query), others let out."""
+
+    def steps(ctx: Context) -> Steps[str]:
+        try:
+            yield Query("EXPLAIN (FORMAT JSON) SELECT 1")
+        except ServerError as exc:
+            seen.append(exc)
+            if exc.sqlstate != sqlstate:
+                raise
+            yield Query("SELECT 2")
+            return "handled"
+        return "ran"
+
+    return Operation("probe", steps, 1000)
+
+
+def test_steps_see_a_server_error_and_can_handle_it() -> None:
+    failure = DriverError("canceling statement due to statement timeout")
+    session = FakeSyncSession({"EXPLAIN (FORMAT JSON) SELECT 1": failure, "SELECT 2": EMPTY})
+    seen: list[BaseException] = []
+    assert run_sync(session, _catching("57014", seen)) == "handled"
+    (error,) = seen
+    assert isinstance(error, ServerError)
+    assert error.sqlstate == "57014"
+    assert error.original is failure
+    assert session.ends == [None]
+
+
+@pytest.mark.parametrize("sqlstate", ["57014", "42P01"])
+async def test_a_server_error_the_steps_let_out_leaves_as_the_drivers(sqlstate: str) -> None:
+    failure = DriverError("x")
+    failure.sqlstate = sqlstate
+    context = ValueError("what the driver was handling")
+    failure.__context__ = context
+    session = FakeAsyncSession({"EXPLAIN (FORMAT JSON) SELECT 1": failure})
+    seen: list[BaseException] = []
+    with pytest.raises(Exception) as info:
+        await run_async(session, _catching("23505", seen))
+    assert isinstance(seen[0], ServerError)
+    if sqlstate == "57014":  # recognised: the pgstatkit error, the driver's as its cause
+        assert isinstance(info.value, StatementTimeoutError)
+        assert info.value.__cause__ is failure
+    else:  # not recognised: the driver's own exception, unchanged
+        assert info.value is failure
+        assert failure.__context__ is context
+        assert not isinstance(failure.__cause__, ServerError)
+    assert session.ends == [failure]

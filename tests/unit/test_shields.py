@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 
-from pgstatkit._protocol import Cleanup, Context, Operation, Query, Result, Steps, TxState
+from pgstatkit._protocol import (
+    Cleanup,
+    Context,
+    Operation,
+    Query,
+    Result,
+    ServerError,
+    Steps,
+    TxState,
+)
 from pgstatkit._run import run_async, run_sync
 from pgstatkit._shield import AsyncShield, SyncShield
 
@@ -48,8 +57,8 @@ class Recorder:
     def tx_state(self) -> TxState:
         return TxState.IDLE
 
-    def sqlstate(self, exc: BaseException) -> str | None:
-        return None
+    def server_error(self, exc: Exception) -> ServerError:
+        return ServerError(None, str(exc), original=exc)
 
     def is_closed(self) -> bool:
         return False

@@ -29,8 +29,8 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from pgstatkit._protocol import Query, Result, TxState
-from pgstatkit.adapters._base import AsyncSession, SyncSession, sqlstate_of
+from pgstatkit._protocol import Query, Result, ServerError, TxState
+from pgstatkit.adapters._base import AsyncSession, SyncSession, server_error
 
 __all__ = ["PsycopgAsyncSession", "PsycopgSyncSession", "open_async", "open_sync"]
 
@@ -115,6 +115,18 @@ async def _settle_async(conn: psycopg.AsyncConnection[Any]) -> None:
             return
 
 
+def _server_error(
+    exc: Exception, conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
+) -> ServerError:
+    """The core's description of ``exc``, with the server's message parts from its ``diag``."""
+    if isinstance(exc, psycopg.Error):
+        diag = exc.diag
+        parts = diag.message_primary, diag.message_detail, diag.message_hint
+    else:
+        parts = None, None, None
+    return server_error(exc, *parts, connection_lost=conn.closed)
+
+
 def _columns(description: list[Any] | None) -> tuple[str, ...]:
     return tuple(d.name for d in description) if description else ()
 
@@ -149,8 +161,8 @@ class PsycopgAsyncSession:
             rows = await cur.fetchall() if columns else []
         return Result(columns, rows)
 
-    def sqlstate(self, exc: BaseException) -> str | None:
-        return sqlstate_of(exc)
+    def server_error(self, exc: Exception) -> ServerError:
+        return _server_error(exc, self._conn)
 
     def is_closed(self) -> bool:
         return bool(self._conn.closed)
@@ -186,8 +198,8 @@ class PsycopgSyncSession:
             rows = cur.fetchall() if columns else []
         return Result(columns, rows)
 
-    def sqlstate(self, exc: BaseException) -> str | None:
-        return sqlstate_of(exc)
+    def server_error(self, exc: Exception) -> ServerError:
+        return _server_error(exc, self._conn)
 
     def is_closed(self) -> bool:
         return bool(self._conn.closed)
