@@ -27,7 +27,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over src/."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "src")
-    session.run("python", "tools/gen_sync.py", "--check")
+    session.run("python", "tools/async_to_sync.py", "--check")
 
 
 @nox.session(python=PYTHONS)
