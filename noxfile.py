@@ -27,12 +27,12 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over src/."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "src")
-    session.run("python", "tools/gen_sync.py", "--check")
+    session.run("python", "tools/async_to_sync.py", "--check")
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite on real PostgreSQL 15 and 18 (see docs/testing.md)."""
+    """The test suite on real PostgreSQL 15, 17 and 18 (see docs/testing.md)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
 

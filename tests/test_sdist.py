@@ -3,7 +3,7 @@
 Builds the sdist (``python -m build --sdist``, the ``build`` package of the ``test``
 extra; it fetches the build backend as pip does), then checks that every file git
 tracks is in it, and runs, from the unpacked tree, the tests that read files outside
-``src/`` (``tools/gen_sync.py``, ``mkdocs.yml``, ``docs/``, ``README.md``). Skipped
+``src/`` (``tools/async_to_sync.py``, ``mkdocs.yml``, ``docs/``, ``README.md``). Skipped
 outside a git checkout (an unpacked sdist has nothing to compare with).
 """
 
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_SHIPPED = {".gitignore"}
 TESTS_FROM_THE_SDIST = [
     "tests/unit/test_api_surface.py",
+    "tests/unit/test_async_to_sync.py",
     "tests/test_docs.py",
     "tests/test_readme.py",
 ]

@@ -33,7 +33,6 @@ __all__ = [
     "MIN_VERSION",
     "SUPPORTED_VERSIONS",
     "Column",
-    "available_fields",
     "parse_version",
     "projection",
 ]
@@ -155,11 +154,6 @@ def parse_version(text: str) -> Version:
     if match is None:
         raise ValueError(f"unexpected pg_stat_statements version {text!r}")
     return int(match.group(1)), int(match.group(2))
-
-
-def available_fields(version: Version) -> frozenset[str]:
-    """The QueryStat fields that have a source column at ``version``."""
-    return frozenset(c.field for c in COLUMNS if c.source_for(version) is not None)
 
 
 def _expression(column: Column, version: Version) -> str:

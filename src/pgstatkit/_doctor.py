@@ -257,8 +257,15 @@ def _pgss_settings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
     return found
 
 
-def _others(settings: Mapping[str, Setting]) -> list[SetupFinding]:
-    found = _pgss_settings(settings)
+def _setting_findings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """The findings on the settings besides ``shared_preload_libraries``, in report order."""
+    return [*_pgss_settings(settings), *_server_settings(settings)]
+
+
+def _server_settings(settings: Mapping[str, Setting]) -> list[SetupFinding]:
+    """``track_io_timing``, ``compute_query_id`` (14+), ``log_min_duration_statement``,
+    ``log_line_prefix``."""
+    found: list[SetupFinding] = []
     found.append(
         _setting_finding(
             "track_io_timing",
@@ -410,7 +417,7 @@ def check_setup(
             meta = next(iter(_named((yield Query(read)))), None)
         findings = [_preload(settings), _extension(state)]
         findings.append(_views(name, state["installed"], meta))
-        findings += _others(settings)
+        findings += _setting_findings(settings)
         findings.append(_read_all_stats(state))
         findings.append((yield from _evictions(state, settings)))
         return SetupReport(tuple(findings))

@@ -1,13 +1,20 @@
 """Server errors to pgstatkit errors: one table, keyed by SQLSTATE and the operation.
 
+The adapters describe a driver's exception as a :class:`ServerError` (its SQLSTATE,
+the server's message parts, whether the connection is gone, whether the driver refused
+a parameter before sending anything, and the exception itself): that is all the core
+ever sees of a driver error. The steps of an operation receive it (thrown into their
+generator); the runner's exit (:mod:`pgstatkit._run`) passes it through
+:func:`translate_error`, so a recognised error leaves as a pgstatkit error with the
+driver's exception as ``__cause__``, and any other as the driver's exception, unchanged.
+``ServerError`` itself never leaves pgstatkit.
+
 Nothing here reads an error's message: a server speaks the language of its
 ``lc_messages`` (``"storniere Anfrage wegen Zeitüberschreitung der Anfrage"`` is a
-statement timeout), so :func:`translate_error` looks only at the SQLSTATE the driver
-carries (:func:`pgstatkit.adapters._base.sqlstate_of`), at whether the driver refused a
-parameter before sending anything (:func:`pgstatkit.adapters._base.is_client_param_error`,
-decided by exception type), and at which operation ran. The pgstatkit errors it
-returns carry English messages of their own; the driver's exception, with the server's
-message, becomes their ``__cause__``.
+statement timeout), so :func:`translate_error` looks only at the SQLSTATE, at whether
+the driver refused a parameter (decided by the adapter, by exception type), and at which
+operation ran. The pgstatkit errors it returns carry English messages of their own; the
+driver's exception, with the server's message, becomes their ``__cause__``.
 
 Choices the SQLSTATE alone cannot make, and what pgstatkit does:
 
@@ -47,11 +54,50 @@ __all__ = [
     "CALLER_CLASSES",
     "FAILED_TRANSACTION",
     "RULES",
+    "ServerError",
     "not_created",
     "not_loaded",
     "not_set_up",
     "translate_error",
+    "translated",
 ]
+
+
+class ServerError(Exception):
+    """A statement's failure, as an adapter describes its driver's exception to the core.
+
+    ``sqlstate``: the five-character SQLSTATE, None when the error did not come from
+    the server (a lost connection, a refused parameter). ``message``, ``detail``,
+    ``hint``: the server's message parts when it sent them (the driver's text
+    otherwise), kept for people only: pgstatkit never reads them. ``connection_lost``:
+    the driver's connection is closed now. ``client_param_error``: the driver refused
+    a parameter value before sending the statement. ``original``: the driver's
+    exception, which leaves pgstatkit (as itself, or as the ``__cause__`` of a
+    pgstatkit error) where this one was.
+
+    Private, and never raised out of pgstatkit: a caller sees what it always saw.
+    """
+
+    def __init__(
+        self,
+        sqlstate: str | None,
+        message: str,
+        *,
+        original: BaseException,
+        detail: str | None = None,
+        hint: str | None = None,
+        connection_lost: bool = False,
+        client_param_error: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+        self.connection_lost = connection_lost
+        self.client_param_error = client_param_error
+        self.original = original
+
 
 STATEMENT_OPERATIONS = frozenset({"query_plan"})
 """Operations that run a statement the caller wrote."""
@@ -243,3 +289,8 @@ def translate_error(
         if sqlstate == code or sqlstate[:2] == code:
             return make(sqlstate, op_name)
     return None
+
+
+def translated(failure: ServerError, op_name: str) -> PgStatKitError | None:
+    """:func:`translate_error` for an adapter's description of a driver's exception."""
+    return translate_error(failure.sqlstate, op_name, client_param_error=failure.client_param_error)

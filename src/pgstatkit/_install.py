@@ -62,8 +62,7 @@ from dataclasses import dataclass
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import Version
-from pgstatkit._protocol import Context, Operation, Query, Result, Steps
-from pgstatkit.adapters._base import sqlstate_of
+from pgstatkit._protocol import Context, Operation, Query, Result, ServerError, Steps
 from pgstatkit.errors import (
     ExtensionTooOldError,
     InstallRefusedError,
@@ -381,8 +380,8 @@ def _try(sql: str, sqlstate: str) -> Steps[bool]:
     yield Query("SAVEPOINT pgstatkit_try")
     try:
         yield Query(sql)
-    except Exception as exc:
-        if sqlstate_of(exc) != sqlstate:
+    except ServerError as exc:
+        if exc.sqlstate != sqlstate:
             raise
         yield Query("ROLLBACK TO SAVEPOINT pgstatkit_try")
         return False

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pgstatkit._protocol import Result
+from pgstatkit.errors import PgStatKitError
 from pgstatkit.models import QueryPlan
 
 __all__ = ["ParseError", "parse_plan", "parse_rows"]
@@ -28,8 +29,12 @@ __all__ = ["ParseError", "parse_plan", "parse_rows"]
 M = TypeVar("M")
 
 
-class ParseError(RuntimeError):
-    """Rows did not have the shape pgstatkit's SQL promises: a bug, please report it."""
+class ParseError(PgStatKitError, RuntimeError):
+    """Rows did not have the shape pgstatkit's SQL promises: a bug, please report it.
+
+    A :class:`~pgstatkit.errors.PgStatKitError` (as every error pgstatkit raises on
+    purpose), and a ``RuntimeError`` as it always was.
+    """
 
 
 _BUILDERS: dict[type[Any], Callable[..., Any]] = {}

@@ -3,8 +3,10 @@
 An :class:`Operation` is what a public function asks for: how to guard the session
 (read-only or not, commit or roll back, the statement timeout) and a generator of
 steps. The generator yields :class:`Query` objects and receives a :class:`Result` for
-each; a driver error raised by a step is thrown into the generator before it
-propagates. The generator's return value is the public function's result.
+each; when a query fails, the adapter's description of the driver's exception, a
+:class:`ServerError`, is thrown into the generator instead, which may handle it (by its
+``sqlstate``) or let it out. The generator's return value is the public function's
+result.
 
 Whatever must be undone *outside* the guard's transaction -- a ``PREPARE``d statement,
 a session-level advisory lock -- is registered by yielding a :class:`Cleanup` before
@@ -12,10 +14,11 @@ the step that may leave it behind. The runner runs every registered cleanup afte
 guard's rollback, on the same connection, however the call ended: a result, an error,
 a cancellation (``CancelledError``, ``KeyboardInterrupt``) or a lost connection.
 
-Adapters (``pgstatkit/adapters``) run queries and return rows; they never build models
-or choose SQL. The loop that drives an operation lives in :mod:`pgstatkit._run`;
-:func:`translate_error` (from :mod:`pgstatkit._errors`) turns driver errors into
-pgstatkit errors by SQLSTATE.
+Adapters (``pgstatkit/adapters``) run queries and return rows, and describe their
+driver's exceptions as :class:`ServerError`; they never build models or choose SQL. The
+loop that drives an operation lives in :mod:`pgstatkit._run`; :func:`translate_error`
+(from :mod:`pgstatkit._errors`) turns a :class:`ServerError` into a pgstatkit error by
+SQLSTATE.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from typing import Any, Generic, TypeVar
 
 from pgstatkit import _sql
 from pgstatkit._columns import MIN_VERSION, Version, parse_version
-from pgstatkit._errors import not_created, not_loaded, not_set_up, translate_error
+from pgstatkit._errors import (
+    ServerError,
+    not_created,
+    not_loaded,
+    not_set_up,
+    translate_error,
+    translated,
+)
 from pgstatkit.errors import ExtensionTooOldError
 
 __all__ = [
@@ -37,11 +47,13 @@ __all__ = [
     "Operation",
     "Query",
     "Result",
+    "ServerError",
     "Steps",
     "TxState",
     "restore_query",
     "setup_query",
     "translate_error",
+    "translated",
 ]
 
 T = TypeVar("T")
@@ -83,7 +95,6 @@ class TxState(enum.Enum):
 class Context:
     """What the guard's setup statement learned about the server, for the steps."""
 
-    server_version_num: int
     pgss_version: Version | None
     pgss_schema: str | None
     pgss_loaded: bool | None = None
@@ -174,7 +185,6 @@ def parse_setup(result: Result) -> tuple[Context, tuple[str, str]]:
     row = dict(zip(result.columns, result.rows[0], strict=True))
     version = row["pgss_version"]
     context = Context(
-        server_version_num=int(str(row["server_version_num"])),
         pgss_version=parse_version(str(version)) if version is not None else None,
         pgss_schema=str(row["pgss_schema"]) if row["pgss_schema"] is not None else None,
         pgss_loaded=None if row["pgss_loaded"] is None else row["pgss_loaded"] is True,

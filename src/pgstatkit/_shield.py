@@ -5,8 +5,13 @@ under :meth:`~AsyncShield.protect`: a cancellation (``CancelledError``) or SIGIN
 (``KeyboardInterrupt``) that arrives meanwhile waits until that work is done, then is
 re-raised. Each step's statement runs under :meth:`~AsyncShield.interruptible`: the
 first interruption reaches the driver (which cancels the statement on the server and
-waits for its answer), later ones wait for it. :class:`AsyncShield` and
-:class:`SyncShield` are twins with the same methods.
+waits for its answer), later ones wait for it.
+
+:class:`AsyncShield` (tasks) and :class:`SyncShield` (a SIGINT handler) differ in
+mechanism only: their methods have the same names and signatures (``protect(work,
+*args, **kwargs)`` calls ``work(*args, **kwargs)``; the async one awaits what it
+returns), so the blocking runner is a mechanical translation of the async one
+(``tools/async_to_sync.py``).
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["AsyncShield", "SyncShield"]
 
 R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class AsyncShield:
@@ -51,9 +57,11 @@ class AsyncShield:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    async def protect(self, work: Awaitable[R]) -> R:
-        """Await ``work`` to its end; remember a cancellation that arrives meanwhile."""
-        task = asyncio.ensure_future(work)
+    async def protect(
+        self, work: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Await ``work(*args, **kwargs)`` to its end; remember a cancellation meanwhile."""
+        task = asyncio.ensure_future(work(*args, **kwargs))
         while True:
             try:
                 return await asyncio.shield(task)
@@ -62,16 +70,19 @@ class AsyncShield:
                     raise
                 self.cancelled = True
 
-    async def interruptible(self, work: Awaitable[R]) -> R:
-        """Await ``work``; the first cancellation cancels it, later ones wait for it."""
-        task = asyncio.ensure_future(work)
+    async def interruptible(
+        self, work: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Await ``work(*args, **kwargs)``; the first cancellation cancels it, later ones
+        wait for it."""
+        task = asyncio.ensure_future(work(*args, **kwargs))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.cancelled():
                 raise
         task.cancel()
-        await self.protect(_settled(task))
+        await self.protect(_settled, task)
         raise asyncio.CancelledError
 
     def check(self) -> None:
@@ -131,15 +142,16 @@ class SyncShield:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
 
-    def protect(self, work: Callable[[], R]) -> R:
-        """Call ``work``; a SIGINT that arrives meanwhile waits for :meth:`check`."""
-        return work()
+    def protect(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``work(*args, **kwargs)``; a SIGINT meanwhile waits for :meth:`check`."""
+        return work(*args, **kwargs)
 
-    def interruptible(self, work: Callable[[], R]) -> R:
-        """Call ``work``; the first SIGINT interrupts it, later ones wait for :meth:`check`."""
+    def interruptible(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``work(*args, **kwargs)``; the first SIGINT interrupts it, later ones wait
+        for :meth:`check`."""
         self._interrupt = True
         try:
-            return work()
+            return work(*args, **kwargs)
         finally:
             self._interrupt = False
 

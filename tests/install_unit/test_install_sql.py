@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pgstatkit import _install, _sql
 from pgstatkit._columns import SUPPORTED_VERSIONS, projection
-from pgstatkit._protocol import Result
+from pgstatkit._protocol import Result, ServerError
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.migrations import _do, install_statements, uninstall_statements
 from pgstatkit.models import SetupFinding, SetupReport
@@ -94,12 +94,9 @@ def test_role_names_property(names: list[str]) -> None:
             assert quoted == '"' + role.replace('"', '""') + '"'
 
 
-class _ServerError(Exception):
-    """A driver error as pgstatkit sees one: a message and ``.sqlstate``."""
-
-    def __init__(self, message: str, sqlstate: str) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
+def _server_error(message: str, sqlstate: str) -> ServerError:
+    """A driver error as the steps see one (the adapter's description of it)."""
+    return ServerError(sqlstate, message, original=RuntimeError(message))
 
 
 def _drive_drop(error: Exception) -> tuple[list[str], bool]:
@@ -114,7 +111,7 @@ def _drive_drop(error: Exception) -> tuple[list[str], bool]:
 
 
 def test_try_drop_classifies_by_sqlstate_not_by_message() -> None:
-    german = _ServerError(
+    german = _server_error(
         "kann Schema s nicht löschen, weil andere Objekte davon abhängen", "2BP01"
     )
     assert _drive_drop(german) == (
@@ -125,8 +122,8 @@ def test_try_drop_classifies_by_sqlstate_not_by_message() -> None:
         ],
         False,
     )
-    other = _ServerError("must be owner of schema s (nothing here depends on anything)", "42501")
-    with pytest.raises(_ServerError):
+    other = _server_error("must be owner of schema s (nothing here depends on anything)", "42501")
+    with pytest.raises(ServerError):
         _drive_drop(other)
 
 

@@ -16,7 +16,7 @@ import secrets
 import pytest
 
 from harness.servers import TestServer
-from pgstatkit._columns import SUPPORTED_VERSIONS, available_fields
+from pgstatkit._columns import COLUMNS, SUPPORTED_VERSIONS
 from pgstatkit.errors import ExtensionTooOldError
 from pgstatkit.models import QueryStat
 
@@ -59,7 +59,7 @@ async def test_every_installable_version(
         )
         assert installed == version
         major, minor = (int(p) for p in version.split("."))
-        present = available_fields((major, minor))
+        present = {c.field for c in COLUMNS if c.source_for((major, minor)) is not None}
         for kind in ("asyncpg", "psycopg"):
             async for c in open_client(kind, pg_server.dsn_for(dbname=db)):
                 rows = await c("top_queries_by_total_time", limit=10_000)

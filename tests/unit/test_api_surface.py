@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import inspect
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,42 +94,16 @@ def test_async_and_sync_kinds(name: str) -> None:
     assert not inspect.iscoroutinefunction(getattr(sync_stats, name))
 
 
-def test_gen_sync_check_passes() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "gen_sync.py"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
+def test_sync_module_is_generated() -> None:
+    # tools/async_to_sync.py writes it (tests/unit/test_async_to_sync.py checks it is
+    # current): it says so, and no async code is left in it
+    text = (ROOT / "src" / "pgstatkit" / "sync" / "stats.py").read_text(encoding="utf-8")
+    assert text.startswith("# Generated from src/pgstatkit/stats.py by tools/async_to_sync.py")
+    assert "tools/async_to_sync.py``: do not edit" in (sync_stats.__doc__ or "")
+    tree = ast.parse(text)
+    assert not any(
+        isinstance(n, ast.AsyncFunctionDef | ast.Await | ast.AsyncWith) for n in ast.walk(tree)
     )
-    assert completed.returncode == 0, completed.stderr
-
-
-def _gen_sync() -> Any:
-    spec = importlib.util.spec_from_file_location("gen_sync", ROOT / "tools" / "gen_sync.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_sync_module_is_the_generated_code() -> None:
-    # Formatting aside (see test_gen_sync_check_passes), the sync module is exactly what
-    # the generator makes of the async one.
-    gen_sync = _gen_sync()
-    expected = gen_sync.generate(gen_sync.ASYNC.read_text(encoding="utf-8"))
-    actual = gen_sync.SYNC.read_text(encoding="utf-8")
-    assert ast.dump(ast.parse(expected)) == ast.dump(ast.parse(actual))
-    for token in ("await ", "async def", "async with"):
-        assert token not in actual
-
-
-def test_gen_sync_refuses_unexpected_source() -> None:
-    gen_sync = _gen_sync()
-    with pytest.raises(ValueError, match="pattern not found"):
-        gen_sync.generate("async def f(): pass\n")
 
 
 def test_errors_are_exported() -> None:

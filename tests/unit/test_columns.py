@@ -19,11 +19,17 @@ from pgstatkit._columns import (
     COLUMNS,
     MIN_VERSION,
     SUPPORTED_VERSIONS,
-    available_fields,
+    Version,
     parse_version,
     projection,
 )
 from pgstatkit.models import QueryStat
+
+
+def available_fields(version: Version) -> frozenset[str]:
+    """The QueryStat fields that have a source column at ``version``."""
+    return frozenset(c.field for c in COLUMNS if c.source_for(version) is not None)
+
 
 V1_8 = [
     "userid",

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pgstatkit._parse import ParseError, parse_plan, parse_rows
 from pgstatkit._protocol import Result
+from pgstatkit.errors import PgStatKitError
 from pgstatkit.models import (
     DatabaseStatistics,
     IndexUsage,
@@ -374,3 +375,11 @@ def test_malformed_plans(result: Result) -> None:
 def test_undecodable_plans_raise_parse_error(raw: object) -> None:
     with pytest.raises(ParseError):
         parse_plan("q", _one(raw), analyzed=False, generic=False)
+
+
+def test_parse_error_is_a_pgstatkit_error() -> None:
+    # errors.py: every exception pgstatkit raises on purpose is a PgStatKitError
+    assert issubclass(ParseError, PgStatKitError)
+    assert issubclass(ParseError, RuntimeError)  # as before, for code that catches that
+    with pytest.raises(PgStatKitError):
+        parse_plan("q", _one("not json"), analyzed=False, generic=False)

@@ -25,6 +25,8 @@ from pgstatkit._protocol import (
     Operation,
     Query,
     Result,
+    ServerError,
+    Steps,
     TxState,
     parse_setup,
     restore_query,
@@ -45,7 +47,7 @@ from pgstatkit.models import QueryPlan, QueryStat
 
 T = TypeVar("T")
 
-CTX = Context(server_version_num=170002, pgss_version=(1, 11), pgss_schema="public")
+CTX = Context(pgss_version=(1, 11), pgss_schema="public")
 PLAN_JSON = json.dumps(
     [
         {
@@ -110,9 +112,9 @@ def test_other_errors_pass_through(sqlstate: str | None) -> None:
 @pytest.mark.parametrize(
     "ctx",
     [
-        Context(170000, None, None),
-        Context(170000, (1, 11), None),
-        Context(170000, None, "public"),
+        Context(None, None),
+        Context((1, 11), None),
+        Context(None, "public"),
     ],
 )
 def test_extension_not_installed(ctx: Context) -> None:
@@ -123,7 +125,7 @@ def test_extension_not_installed(ctx: Context) -> None:
 
 
 def test_extension_not_loaded() -> None:
-    ctx = Context(170000, (1, 11), "public", pgss_loaded=False)
+    ctx = Context((1, 11), "public", pgss_loaded=False)
     with pytest.raises(ExtensionNotLoadedError) as info:
         ctx.require_pg_stat_statements()
     text = str(info.value)
@@ -135,8 +137,8 @@ def test_extension_not_loaded() -> None:
 @pytest.mark.parametrize(
     "ctx",
     [
-        Context(170000, None, None, pgss_loaded=False),
-        Context(170000, (1, 11), None, pgss_loaded=False),
+        Context(None, None, pgss_loaded=False),
+        Context((1, 11), None, pgss_loaded=False),
     ],
 )
 def test_neither_loaded_nor_created_names_both_fixes(ctx: Context) -> None:
@@ -151,7 +153,7 @@ def test_neither_loaded_nor_created_names_both_fixes(ctx: Context) -> None:
 
 @pytest.mark.parametrize("version", [(1, 7), (1, 6), (1, 0)])
 def test_extension_too_old(version: tuple[int, int]) -> None:
-    ctx = Context(130000, version, "public")
+    ctx = Context(version, "public")
     with pytest.raises(ExtensionTooOldError, match="ALTER EXTENSION pg_stat_statements UPDATE"):
         ctx.require_pg_stat_statements()
     with pytest.raises(ExtensionTooOldError, match=f"{version[0]}.{version[1]} is installed"):
@@ -160,7 +162,7 @@ def test_extension_too_old(version: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("version", [(1, 8), (1, 10), (1, 12)])
 def test_extension_ok(version: tuple[int, int]) -> None:
-    assert Context(1, version, "ext").require_pg_stat_statements() == (version, "ext")
+    assert Context(version, "ext").require_pg_stat_statements() == (version, "ext")
 
 
 # ---- setup / restore --------------------------------------------------------------------
@@ -205,7 +207,7 @@ def test_setup_query_parameters() -> None:
 
 def test_parse_setup() -> None:
     context, previous = parse_setup(setup_result("1.10", "monitoring"))
-    assert context == Context(170002, (1, 10), "monitoring")
+    assert context == Context((1, 10), "monitoring")
     assert previous == ("0", '"$user", public')
     context, _ = parse_setup(setup_result(None, None))
     assert context.pgss_version is None
@@ -458,7 +460,7 @@ def test_plan_bad_document() -> None:
 def test_reset_all(version: tuple[int, int], block_sql: str) -> None:
     when = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     op = _operations.reset_query_statistics()
-    ctx = Context(170000, version, 'odd"schema')
+    ctx = Context(version, 'odd"schema')
     seen, value = drive(op, ctx, {}, default=Result(("stats_reset",), [(when,)]))
     assert len(seen) == 1
     assert seen[0].params == ()
@@ -477,7 +479,7 @@ def test_reset_one_query() -> None:
 
 def test_reset_needs_the_extension() -> None:
     op = _operations.reset_query_statistics()
-    seen, value = drive(op, Context(170000, None, None), {})
+    seen, value = drive(op, Context(None, None), {})
     assert seen == []
     assert isinstance(value, ExtensionNotInstalledError)
 
@@ -509,7 +511,7 @@ def test_statement_operations(
 ) -> None:
     op = builder()
     result = Result(QueryStat._FIELD_NAMES, [_stat_row(calls=3)])
-    seen, value = drive(op, Context(150000, (1, 10), "ext"), {}, default=result)
+    seen, value = drive(op, Context((1, 10), "ext"), {}, default=result)
     assert len(seen) == 1
     assert seen[0].params == params
     assert 'FROM "ext".pg_stat_statements AS p' in seen[0].sql
@@ -567,9 +569,10 @@ class FakeSession:
             raise answer
         return answer
 
-    def sqlstate(self, exc: BaseException) -> str | None:
+    def server_error(self, exc: Exception) -> ServerError:
+        # the adapter's job: describe the driver's exception (here: its .sqlstate)
         code = getattr(exc, "sqlstate", None)
-        return code if isinstance(code, str) else None
+        return ServerError(code if isinstance(code, str) else None, str(exc), original=exc)
 
 
 class FakeSyncSession(FakeSession):
@@ -662,3 +665,56 @@ def test_run_sync_commit_outside_transaction_does_not_restore() -> None:
     session = FakeSyncSession({reset_sql: Result(("stats_reset",), [(None,)])})
     assert run_sync(session, _operations.reset_query_statistics()) is None
     assert session.log[-1] == reset_sql
+
+
+# ---- what the steps see of a driver's error, and what leaves the call --------------------
+
+
+def _catching(sqlstate: str, seen: list[BaseException]) -> Operation[str]:
+    """One query; a failure with ``sqlstate`` is handled (a second query), others let out."""
+
+    def steps(ctx: Context) -> Steps[str]:
+        try:
+            yield Query("EXPLAIN (FORMAT JSON) SELECT 1")
+        except ServerError as exc:
+            seen.append(exc)
+            if exc.sqlstate != sqlstate:
+                raise
+            yield Query("SELECT 2")
+            return "handled"
+        return "ran"
+
+    return Operation("probe", steps, 1000)
+
+
+def test_steps_see_a_server_error_and_can_handle_it() -> None:
+    failure = DriverError("canceling statement due to statement timeout")
+    session = FakeSyncSession({"EXPLAIN (FORMAT JSON) SELECT 1": failure, "SELECT 2": EMPTY})
+    seen: list[BaseException] = []
+    assert run_sync(session, _catching("57014", seen)) == "handled"
+    (error,) = seen
+    assert isinstance(error, ServerError)
+    assert error.sqlstate == "57014"
+    assert error.original is failure
+    assert session.ends == [None]
+
+
+@pytest.mark.parametrize("sqlstate", ["57014", "42P01"])
+async def test_a_server_error_the_steps_let_out_leaves_as_the_drivers(sqlstate: str) -> None:
+    failure = DriverError("x")
+    failure.sqlstate = sqlstate
+    context = ValueError("what the driver was handling")
+    failure.__context__ = context
+    session = FakeAsyncSession({"EXPLAIN (FORMAT JSON) SELECT 1": failure})
+    seen: list[BaseException] = []
+    with pytest.raises(Exception) as info:
+        await run_async(session, _catching("23505", seen))
+    assert isinstance(seen[0], ServerError)
+    if sqlstate == "57014":  # recognised: the pgstatkit error, the driver's as its cause
+        assert isinstance(info.value, StatementTimeoutError)
+        assert info.value.__cause__ is failure
+    else:  # not recognised: the driver's own exception, unchanged
+        assert info.value is failure
+        assert failure.__context__ is context
+        assert not isinstance(failure.__cause__, ServerError)
+    assert session.ends == [failure]

@@ -39,7 +39,7 @@ def drive(op: Operation[object], ctx: Context) -> tuple[list[Query], object]:
 @pytest.mark.parametrize("version", [(1, 11), (1, 12)])
 def test_minmax_only_sql(queryid: int | None, param: int, version: tuple[int, int]) -> None:
     op = _operations.reset_query_statistics(queryid=queryid, minmax_only=True)
-    seen, value = drive(op, Context(170000, version, 'odd"schema'))
+    seen, value = drive(op, Context(version, 'odd"schema'))
     assert len(seen) == 1
     assert seen[0].params == (param,)  # 0: every statement
     assert '"odd""schema".pg_stat_statements_reset(0, 0, $1::int8, true)' in seen[0].sql
@@ -49,7 +49,7 @@ def test_minmax_only_sql(queryid: int | None, param: int, version: tuple[int, in
 @pytest.mark.parametrize("queryid", [None, 7])
 def test_plain_reset_is_unchanged(queryid: int | None) -> None:
     op = _operations.reset_query_statistics(queryid=queryid, minmax_only=False)
-    seen, _ = drive(op, Context(170000, (1, 11), "public"))
+    seen, _ = drive(op, Context((1, 11), "public"))
     assert "true" not in seen[0].sql
     assert seen[0].params == (() if queryid is None else (queryid,))
 
@@ -60,7 +60,7 @@ def test_minmax_only_before_1_11_is_refused_without_a_query(
     version: tuple[int, int], queryid: int | None
 ) -> None:
     op = _operations.reset_query_statistics(queryid=queryid, minmax_only=True)
-    seen, value = drive(op, Context(150000, version, "public"))
+    seen, value = drive(op, Context(version, "public"))
     assert seen == []  # nothing reset, not even the whole view
     assert isinstance(value, ExtensionTooOldError)
     text = str(value)

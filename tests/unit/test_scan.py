@@ -385,7 +385,7 @@ def test_huge_placeholder_number_is_refused() -> None:
         with pytest.raises(PgStatKitError):
             _operations.query_plan(text)
     op = _operations.query_plan("SELECT $65535")
-    steps = op.steps(Context(170000, (1, 11), "public"))
+    steps = op.steps(Context((1, 11), "public"))
     from pgstatkit._protocol import NO_ROWS, Cleanup
 
     assert isinstance(next(steps), Cleanup)  # the DEALLOCATE, registered before PREPARE

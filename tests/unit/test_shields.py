@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 
-from pgstatkit._protocol import Cleanup, Context, Operation, Query, Result, Steps, TxState
+from pgstatkit._protocol import (
+    Cleanup,
+    Context,
+    Operation,
+    Query,
+    Result,
+    ServerError,
+    Steps,
+    TxState,
+)
 from pgstatkit._run import run_async, run_sync
 from pgstatkit._shield import AsyncShield, SyncShield
 
@@ -48,8 +57,8 @@ class Recorder:
     def tx_state(self) -> TxState:
         return TxState.IDLE
 
-    def sqlstate(self, exc: BaseException) -> str | None:
-        return None
+    def server_error(self, exc: Exception) -> ServerError:
+        return ServerError(None, str(exc), original=exc)
 
     def is_closed(self) -> bool:
         return False
@@ -193,7 +202,7 @@ async def test_async_protect_finishes_the_work_then_reraises() -> None:
         return "result"
 
     async def caller() -> str:
-        value = await shield.protect(work())
+        value = await shield.protect(work)
         done.append(value)
         shield.check()
         return value
@@ -223,7 +232,7 @@ async def test_async_interruptible_cancels_the_work_once_and_waits() -> None:
             seen.append("settled")
             raise
 
-    task = asyncio.ensure_future(shield.interruptible(work()))
+    task = asyncio.ensure_future(shield.interruptible(work))
     await asyncio.sleep(0)
     task.cancel()
     for _ in range(3):
@@ -287,3 +296,24 @@ def test_sync_shield_does_nothing_outside_the_main_thread() -> None:
     thread.start()
     thread.join()
     assert result == [42]
+
+
+async def test_both_shields_pass_the_arguments_on() -> None:
+    # the same signatures, so that the blocking runner is the async one converted
+    calls: list[tuple[object, ...]] = []
+
+    async def work_async(*args: object, **kwargs: object) -> str:
+        calls.append((*args, kwargs))
+        return "done"
+
+    def work_sync(*args: object, **kwargs: object) -> str:
+        calls.append((*args, kwargs))
+        return "done"
+
+    shield = AsyncShield()
+    assert await shield.protect(work_async, 1, key=2) == "done"
+    assert await shield.interruptible(work_async, 3, key=4) == "done"
+    with SyncShield() as sync_shield:
+        assert sync_shield.protect(work_sync, 1, key=2) == "done"
+        assert sync_shield.interruptible(work_sync, 3, key=4) == "done"
+    assert calls == [(1, {"key": 2}), (3, {"key": 4})] * 2

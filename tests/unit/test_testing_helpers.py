@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pgstatkit.testing import RunningCluster, _reaper
@@ -236,6 +236,7 @@ def test_psql_variables_accepted(name: str, value: str) -> None:
 
 
 @given(name=st.text(max_size=8))
+@example(name="_\n")  # "$" also matches before a final newline: found by this test
 def test_psql_variable_names_validated(name: str) -> None:
     if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         assert psql_variable_args({name: "v"}) == ["-v", f"{name}=v"]

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from pgstatkit._protocol import SAVEPOINT, Query, Result, TxState
-from pgstatkit.adapters._base import AsyncSession, sqlstate_of
+from pgstatkit._protocol import SAVEPOINT, Query, Result, ServerError, TxState
+from pgstatkit.adapters._base import AsyncSession, server_error
 
 __all__ = ["AsyncpgSession", "open_session"]
 
@@ -55,8 +55,15 @@ class AsyncpgSession:
         columns = tuple(records[0].keys()) if records else ()
         return Result(columns, records)
 
-    def sqlstate(self, exc: BaseException) -> str | None:
-        return sqlstate_of(exc)
+    def server_error(self, exc: Exception) -> ServerError:
+        # a server's error (asyncpg's PostgresError) carries its fields as attributes
+        return server_error(
+            exc,
+            getattr(exc, "message", None),
+            getattr(exc, "detail", None),
+            getattr(exc, "hint", None),
+            connection_lost=self.is_closed(),
+        )
 
     def is_closed(self) -> bool:
         return bool(self._conn.is_closed())

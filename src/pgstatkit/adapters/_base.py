@@ -6,9 +6,11 @@ transaction, or a savepoint when the caller's connection is already in a transac
 None) so the caller's transaction state and session settings end as they began. The
 runner calls ``end`` exactly when ``begin`` returned, possibly from another task (it
 shields both from cancellation). ``fetch`` runs one :class:`Query` with the extended
-query protocol and returns its rows. ``sqlstate`` reads the SQLSTATE of a driver
-exception; ``is_closed`` tells whether the driver connection is gone (lost, or closed
-by the driver after a failed cancellation). :func:`sqlstate_of` is the one way pgstatkit
+query protocol and returns its rows. ``server_error`` describes an exception the
+driver raised as the core's :class:`~pgstatkit._errors.ServerError` (the runner asks
+for it at its edge: before throwing a failure into an operation's steps, and at its
+exit); ``is_closed`` tells whether the driver connection is gone (lost, or closed by
+the driver after a failed cancellation). :func:`sqlstate_of` is the one way pgstatkit
 reads a SQLSTATE; :func:`is_client_param_error` tells a parameter the driver refused to
 send. Neither reads an exception's message. Adapters never build models or choose SQL.
 """
@@ -18,9 +20,15 @@ from __future__ import annotations
 import sys
 from typing import Protocol
 
-from pgstatkit._protocol import Query, Result, TxState
+from pgstatkit._protocol import Query, Result, ServerError, TxState
 
-__all__ = ["AsyncSession", "SyncSession", "is_client_param_error", "sqlstate_of"]
+__all__ = [
+    "AsyncSession",
+    "SyncSession",
+    "is_client_param_error",
+    "server_error",
+    "sqlstate_of",
+]
 
 
 class AsyncSession(Protocol):
@@ -34,7 +42,7 @@ class AsyncSession(Protocol):
 
     async def fetch(self, query: Query) -> Result: ...
 
-    def sqlstate(self, exc: BaseException) -> str | None: ...
+    def server_error(self, exc: Exception) -> ServerError: ...
 
     def is_closed(self) -> bool: ...
 
@@ -50,7 +58,7 @@ class SyncSession(Protocol):
 
     def fetch(self, query: Query) -> Result: ...
 
-    def sqlstate(self, exc: BaseException) -> str | None: ...
+    def server_error(self, exc: Exception) -> ServerError: ...
 
     def is_closed(self) -> bool: ...
 
@@ -93,3 +101,28 @@ def is_client_param_error(exc: BaseException) -> bool:
     if asyncpg_exceptions is not None and type(exc) is asyncpg_exceptions.DataError:
         return getattr(exc, "severity", None) is None
     return False
+
+
+def server_error(
+    exc: Exception,
+    message: str | None,
+    detail: str | None,
+    hint: str | None,
+    *,
+    connection_lost: bool,
+) -> ServerError:
+    """The core's description of ``exc``, given the message parts its driver reads.
+
+    ``message`` None: the driver has no server message for it (its text is kept
+    instead). The SQLSTATE comes from :func:`sqlstate_of`, whether the driver refused a
+    parameter from :func:`is_client_param_error`.
+    """
+    return ServerError(
+        sqlstate_of(exc),
+        message if message is not None else str(exc),
+        original=exc,
+        detail=detail,
+        hint=hint,
+        connection_lost=connection_lost,
+        client_param_error=is_client_param_error(exc),
+    )

@@ -1,6 +1,7 @@
+# Generated from src/pgstatkit/stats.py by tools/async_to_sync.py: do not edit.
 """The blocking monitoring API: ``from pgstatkit.sync import stats``.
 
-Generated from :mod:`pgstatkit.stats` by ``tools/gen_sync.py``: do not edit.
+Generated from :mod:`pgstatkit.stats` by ``tools/async_to_sync.py``: do not edit.
 
 Every function takes ``conn`` first: a psycopg ``Connection`` or ``ConnectionPool``, or
 a SQLAlchemy ``Connection``, ``Session`` or ``Engine`` (psycopg driver). Anything else

@@ -34,7 +34,7 @@ PSQL_OPTIONS = ("-X", "-v", "ON_ERROR_STOP=1", "-At", "-q")
 """``psql`` options of every run: no ``psqlrc``, stop at the first error, unaligned
 tuples only, quiet."""
 
-_VARIABLE_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+_VARIABLE_NAME_RE = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class ClusterError(RuntimeError):
@@ -181,7 +181,7 @@ def psql_variable_args(variables: Mapping[str, str] | None) -> list[str]:
     """``-v name=value`` arguments for ``variables``, validated (see :meth:`BaseCluster.psql`)."""
     args: list[str] = []
     for name, value in (variables or {}).items():
-        if not isinstance(name, str) or not _VARIABLE_NAME_RE.match(name):
+        if not isinstance(name, str) or not _VARIABLE_NAME_RE.fullmatch(name):
             raise ValueError(
                 f"invalid psql variable name {name!r}: use lower-case letters, digits and _"
             )
