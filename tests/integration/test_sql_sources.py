@@ -31,11 +31,15 @@ def psql_file(
     server: TestServer, db: str, path: Path, settings: dict[str, str] | None = None
 ) -> None:
     """``psql -f path`` after ``SET`` of the pgstatkit settings (psql variables, quoted
-    by psql), with the SQLSTATE in error messages."""
+    by psql), with the SQLSTATE in error messages.
+
+    The file's text goes to psql on its standard input: psql runs as the server's OS
+    user, which may not read the checkout (a CI clone in a private temporary directory).
+    """
     script = "\\set VERBOSITY verbose\n"
     for name in settings or {}:
         script += f"SET pgstatkit.{name} = :'{name}';\n"
-    script += f"\\i '{path}'\n"
+    script += path.read_text(encoding="utf-8") + "\n"
     server.server.psql(script, dbname=db, user=server.superuser, variables=settings)
 
 
