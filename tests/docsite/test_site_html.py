@@ -33,7 +33,7 @@ from site_support import (
 SPHINX_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|mod|exc|data|obj|ref|doc|term|const):")
 FILE_NAME = re.compile(r"^[\w./-]*\w\.(?:md|html?|rst)$")
 SOURCE_FILE = re.compile(r"^[\w./-]*\w\.(?:py|txt|toml|ya?ml|json|sql|cfg|ini)$")
-TEXT_FENCE = re.compile(r"^```text\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+TEXT_FENCE = re.compile(r"^```(?:text|\{ \.text[^}]*\})\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 pytestmark = pytest.mark.slow
 
@@ -111,8 +111,8 @@ def _looks_like_python(code: str) -> bool:
         tree = ast.parse(code)
     except SyntaxError:
         return False
-    statements = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.With)
-    return any(isinstance(node, statements) for node in ast.walk(tree))
+    python = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.With, ast.Call)
+    return any(isinstance(node, python) for node in ast.walk(tree))  # not postgresql.conf
 
 
 def test_python_examples_are_not_fenced_as_text() -> None:
@@ -149,4 +149,6 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
     expected = f" line 1 has {MAX_CODE_COLUMNS + 1} columns"
     assert [hit.split(":")[1] for hit in _long_lines(articles)] == [expected]
     assert _looks_like_python("import os\nprint(os.sep)\n")
+    assert _looks_like_python("router = create_router(pool)\n")
     assert not _looks_like_python("Slow queries (mean >= 250 ms)\n=====\n")
+    assert not _looks_like_python("shared_preload_libraries = 'pg_stat_statements'\n")
