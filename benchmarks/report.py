@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import findings
 from latency import Measurement
 from overhead import CONFIGS, SCRIPTS, Overhead
 
-__all__ = ["FINDINGS", "GOAL", "HEADERS", "ServerResult", "render"]
+__all__ = ["GOAL", "HEADERS", "ServerResult", "render"]
 
-GOAL = 1.10
+GOAL = findings.GOAL
 
 PGBENCH_NOTE = (
     "Read the runs column before the ratios: where the runs of one configuration spread "
@@ -30,44 +31,6 @@ HEADERS = {
     "memory": "| call | driver | rows | pgstatkit peak KiB | same-SQL floor peak KiB | ratio |",
     "pgbench": "| script | configuration | tps (median) | runs | ratio vs not loaded |",
 }
-
-
-FINDINGS = """\
-## Findings
-
-**Where the time goes above the floor: building 10,000 `QueryStat` models.** Calls that
-return about 10,000 rows (`limit=10000`) run 1.2-1.5x the same-SQL floor, over the
-1.10x goal; calls returning up to a few dozen rows are within noise of the floor
-(pg_stat_statements calls) or pay a fixed cost of about 0.1-0.2 ms (the
-sub-millisecond catalog calls). Profiled with `cProfile` on
-`top_queries_by_total_time(limit=10000)` (asyncpg, 9,900 entries, PostgreSQL 18): the
-whole difference is the list comprehension in `pgstatkit._parse.parse_rows`
-(`[model(*row) for row in result.rows]`), i.e. the dataclass-generated `__init__` of the
-frozen, slotted `QueryStat`: 55 fields, each stored with `object.__setattr__` because
-the class is `frozen=True`. About 55 ms per 10,000 rows (5.5 us per row), against a
-floor of 125-175 ms. Micro-benchmark, 10,000 rows of 55 values, Python 3.11:
-
-| construction | ms per 10,000 rows |
-|---|--:|
-| `QueryStat(*row)` (frozen, slots; current) | 51 |
-| generated per-field slot-descriptor setters (`object.__new__`, `__set__`) | 28 |
-| same fields, `@dataclass(slots=True)` without `frozen` | 8.4 |
-| `tuple.__new__` of a `namedtuple` | 6.6 |
-| width check `any(len(row) != width ...)` in `parse_rows` | < 1 |
-
-Not fixed here (the benchmark harness does not change `src/`): only dropping the frozen
-`__init__` for these rows (a non-frozen slotted model, or a tuple-based one) brings the
-10,000-row calls under 1.10x; generated descriptor setters halve the cost and keep
-the models frozen. The fixed cost of small calls is about 95 more Python function calls
-per call than the floor (two `@asynccontextmanager` generators -- `open_async` and the
-adapter's `guard` --, argument validation, the steps generator, `parse_setup`).
-
-**The server's share.** At 10,000 entries a `pg_stat_statements` call costs the server
-tens of milliseconds whatever the limit, because the view reads the whole query-text
-file (about 10 MiB here) and builds every `query` value before sorting: compare the
-*showtext=false* column. The safety guard (*bare SELECT* vs *same-SQL floor*) adds two
-round trips, a fraction of a millisecond.
-"""
 
 
 @dataclass
@@ -286,5 +249,5 @@ def render(
         out += [*_memory(server), ""]
         if server.overhead is not None:
             out += [*_pgbench(server.overhead), ""]
-    out.append(FINDINGS)
-    return "\n".join(out).rstrip() + "\n"
+    body = "\n".join(out).rstrip() + "\n"
+    return body + "\n" + findings.render(body)

@@ -45,5 +45,7 @@ def test_quick_benchmark_writes_the_report(tmp_path: Path) -> None:
     for header in HEADERS:
         assert header in text
     assert "## Method" in text
+    findings_at = text.index("## Findings")  # computed from the run's own tables
+    assert "calls meet the 1.10x goal" in text[findings_at:]
     assert "nox -s bench -- --quick" in text
     assert (docs.read_bytes() if docs.exists() else None) == before

@@ -1,10 +1,15 @@
-"""MkDocs hook (``hooks:`` in mkdocs.yml): Sphinx roles in docstrings become links.
+"""MkDocs hook (``hooks:`` in mkdocs.yml): what Python-Markdown renders unlike GitHub.
 
-pgstatkit's docstrings cross-reference with Sphinx roles (``:class:`~pgstatkit.errors.X```),
-which Markdown renders as the role name followed by code. This turns each into a
-mkdocs-autorefs reference: a link to the API reference when the target is documented
-there, plain code otherwise (``optional``: never a warning). A leading ``~`` shows only
-the last component, as in Sphinx.
+- Sphinx roles in docstrings become links. pgstatkit's docstrings cross-reference with
+  Sphinx roles (``:class:`~pgstatkit.errors.X```), which Markdown renders as the role
+  name followed by code. This turns each into a mkdocs-autorefs reference: a link to the
+  API reference when the target is documented there, plain code otherwise
+  (``optional``: never a warning). A leading ``~`` shows only the last component, as in
+  Sphinx.
+- A pipe in code in a table cell is written ``\\|`` (else it would end the cell); GitHub
+  shows ``|``, Python-Markdown kept the backslash. The backslash goes.
+
+tests/docsite/test_site_html.py checks the built pages for what these fix.
 """
 
 from __future__ import annotations
@@ -21,5 +26,13 @@ def _replace(match: re.Match[str]) -> str:
     return f'<autoref identifier="{target}" optional><code>{title}</code></autoref>'
 
 
+TABLE = re.compile(r"<table>.*?</table>", re.DOTALL)
+CODE = re.compile(r"<code>.*?</code>", re.DOTALL)
+
+
+def _unescape_pipes(table: re.Match[str]) -> str:
+    return CODE.sub(lambda code: code.group(0).replace("\\|", "|"), table.group(0))
+
+
 def on_page_content(html: str, **kwargs: Any) -> str:
-    return ROLE.sub(_replace, html)
+    return TABLE.sub(_unescape_pipes, ROLE.sub(_replace, html))

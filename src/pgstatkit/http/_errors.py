@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any, NamedTuple
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
@@ -30,9 +33,19 @@ from pgstatkit.errors import (
     TransactionStateError,
     UnsafeQueryError,
 )
-from pgstatkit.http._models import PROBLEM_TYPE, Problem
+from pgstatkit.http._models import PROBLEM_TYPE, FieldError, Problem, ValidationProblem
 
-__all__ = ["ANSWERS", "Answer", "answer", "error_response", "logger", "problem", "responses"]
+__all__ = [
+    "ANSWERS",
+    "Answer",
+    "answer",
+    "error_response",
+    "http_problem",
+    "logger",
+    "problem",
+    "responses",
+    "validation_problem",
+]
 
 logger = logging.getLogger("pgstatkit.fastapi")
 
@@ -42,10 +55,51 @@ _UNREACHABLE = (
 _INTERNAL = "The request failed on the server; the service log has the details."
 
 
-def problem(status: int, title: str, detail: str) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """A problem response."""
     body = Problem(title=title, status=status, detail=detail).model_dump()
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+
+
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    """One error of FastAPI's request validation as a :class:`FieldError`."""
+    where, *path = error.get("loc") or ("body",)
+    location = where if where in ("query", "path", "header", "cookie") else "body"
+    if location != "body":
+        name = str(path[0]) if path else ""
+    elif error.get("type") == "json_invalid":  # loc holds a character position
+        name = ""
+    else:
+        name = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in path)
+    detail = str(error.get("msg", "invalid value"))
+    reason = (error.get("ctx") or {}).get("error")
+    if isinstance(reason, str) and reason not in detail:
+        detail = f"{detail}: {reason}"
+    found = {"in": location, "name": name, "detail": detail, "code": str(error.get("type"))}
+    return FieldError.model_validate(found)
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """The 422 problem for a request its route's schema refused; the values themselves
+    are never echoed (they may be large, secret, or not encodable)."""
+    errors = [_field_error(e) for e in exc.errors()]
+    named = "; ".join(f"{e.name or e.location}: {e.detail}" for e in errors[:5])
+    body = ValidationProblem(
+        title="Invalid argument", status=422, detail=f"Invalid request: {named}.", errors=errors
+    )
+    logger.info("pgstatkit request refused: %s", named)
+    return JSONResponse(body.model_dump(by_alias=True), status_code=422, media_type=PROBLEM_TYPE)
+
+
+def http_problem(exc: StarletteHTTPException) -> JSONResponse:
+    """The problem for an ``HTTPException`` (the ``auth`` dependency's 401 or 403), its
+    headers (``WWW-Authenticate``) kept."""
+    status = exc.status_code
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem(status, title, detail, headers=exc.headers)
 
 
 _DRIVER_MODULES = ("asyncpg", "psycopg", "psycopg_pool", "sqlalchemy")
@@ -155,13 +209,37 @@ _DESCRIBED: dict[int, str] = {
 }
 
 
-def responses(*extra: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI error responses of a route: 401, 422, 503, 504 and ``extra``."""
-    content = {PROBLEM_TYPE: {"schema": Problem.model_json_schema()}}
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` put in place (an OpenAPI response's
+    schema cannot refer to ``#/$defs``: that would be the OpenAPI document's root)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+def responses(*extra: int, without: tuple[int, ...] = ()) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI error responses of a route: 401, 422, 503, 504 and ``extra``, less
+    ``without``, each an ``application/problem+json`` document (422: with the refused
+    values). tests/http/test_http_error_schemas.py provokes every one it declares."""
     result: dict[int | str, dict[str, Any]] = {}
     for status in (401, 422, 503, 504, *extra):
-        entry: dict[str, Any] = {"description": _DESCRIBED[status]}
-        if status != 401:
-            entry["content"] = content
-        result[status] = entry
+        if status in without:
+            continue
+        model = ValidationProblem if status == 422 else Problem
+        schema = _inline(model.model_json_schema(by_alias=True, mode="serialization"))
+        result[status] = {
+            "description": _DESCRIBED[status],
+            "content": {PROBLEM_TYPE: {"schema": schema}},
+        }
     return result

@@ -7,7 +7,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from pgstatkit.http._errors import http_problem, validation_problem
 
 __all__ = ["StrictJSONRoute"]
 
@@ -43,12 +47,22 @@ class _StrictJSONRequest(Request):
 
 
 class StrictJSONRoute(APIRoute):
-    """The router's routes: request bodies are decoded by :class:`_StrictJSONRequest`."""
+    """The router's routes: request bodies are decoded by :class:`_StrictJSONRequest`,
+    and the errors FastAPI would answer in its own shape are problem documents, as the
+    OpenAPI document declares: a request the schema refuses (422, with the refused
+    values in ``errors``) and an ``HTTPException`` of the ``auth`` dependency (401).
+    This is the route class, not an exception handler, because a router cannot install
+    handlers in the application it is mounted in."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def strict_json(request: Request) -> Response:
-            return await handler(_StrictJSONRequest(request.scope, request.receive))
+            try:
+                return await handler(_StrictJSONRequest(request.scope, request.receive))
+            except RequestValidationError as exc:
+                return validation_problem(exc)
+            except HTTPException as exc:  # raised by the auth dependency
+                return http_problem(exc)
 
         return strict_json

@@ -9,28 +9,30 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from pgstatkit import _validate
+from pgstatkit.http._schema import Int64
 from pgstatkit.reports import Param
 
-__all__ = ["MinmaxOnly", "QueryId", "TimeoutMs", "signature"]
+__all__ = ["TIMEOUT_MS_DEFAULT", "MinmaxOnly", "QueryId", "TimeoutMs", "signature"]
 
 TimeoutMs = Annotated[
-    float | None,
+    float,
     Query(
         ge=1,
         le=_validate.MAX_TIMEOUT_MS,
-        description="Statement timeout of this call in ms, 1 to 3,600,000 (default 5000).",
+        description="Statement timeout of this call in ms, 1 to 3,600,000.",
     ),
 ]
+"""``timeout_ms`` of every route; its default is :data:`TIMEOUT_MS_DEFAULT`."""
+TIMEOUT_MS_DEFAULT = float(_validate.DEFAULT_TIMEOUT_MS)
 IncludePgstatkit = Annotated[
     bool,
     Query(description="Also pgstatkit's own statements and tables (left out by default)."),
 ]
 QueryId = Annotated[
-    int | None,
+    Int64 | None,
     Query(
-        ge=-(2**63),
-        le=2**63 - 1,
-        description="Reset only this pg_stat_statements queryid (non-zero); all if absent.",
+        description="Reset only this pg_stat_statements queryid (non-zero); all if absent. "
+        "A decimal string (or integer) of a signed 64-bit value, as the answers write it.",
     ),
 ]
 MinmaxOnly = Annotated[
@@ -57,5 +59,7 @@ def signature(params: tuple[Param, ...]) -> inspect.Signature:
         for p in params
         if p.http
     ]
-    found.append(inspect.Parameter("timeout_ms", keyword, default=None, annotation=TimeoutMs))
+    found.append(
+        inspect.Parameter("timeout_ms", keyword, default=TIMEOUT_MS_DEFAULT, annotation=TimeoutMs)
+    )
     return inspect.Signature(found)

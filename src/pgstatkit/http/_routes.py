@@ -16,7 +16,15 @@ from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
 from pgstatkit.http._errors import error_response, problem, responses
 from pgstatkit.http._models import ExplainRequest, QueryTextMode, ResetResult
-from pgstatkit.http._params import IncludePgstatkit, MinmaxOnly, QueryId, TimeoutMs, signature
+from pgstatkit.http._params import (
+    TIMEOUT_MS_DEFAULT,
+    IncludePgstatkit,
+    MinmaxOnly,
+    QueryId,
+    TimeoutMs,
+    signature,
+)
+from pgstatkit.http._schema import response_model
 from pgstatkit.models import QueryPlan, QueryStat
 from pgstatkit.reports import Report
 
@@ -77,6 +85,7 @@ def add_report(router: APIRouter, service: Service, report: Report) -> None:
         return result
 
     name = report.endpoint or report.route.replace("-", "_")
+    model = response_model(report.model)
     endpoint.__name__ = endpoint.__qualname__ = name
     endpoint.__signature__ = signature(report.params)  # type: ignore[attr-defined]
     router.add_api_route(
@@ -84,7 +93,7 @@ def add_report(router: APIRouter, service: Service, report: Report) -> None:
         endpoint,
         methods=["GET"],
         name=name,
-        response_model=list[report.model] if report.many else report.model,  # type: ignore[name-defined]
+        response_model=list[model] if report.many else model,  # type: ignore[valid-type]
         responses=responses(),
         summary=report.summary,
     )
@@ -111,12 +120,14 @@ def add_metrics(router: APIRouter, service: Service) -> None:
         response_class=Response,
         responses={
             200: {"content": {prometheus.CONTENT_TYPE: {"schema": {"type": "string"}}}},
-            **responses(),
+            # a timeout or a missing extension is 200 with pgstatkit_up 0 (the scrape
+            # still says what it could read); only an unreachable database is 503
+            **responses(without=(504,)),
         },
         summary="Prometheus text exposition of database and top-statement metrics",
     )
     async def metrics(
-        include_pgstatkit: IncludePgstatkit = False, timeout_ms: TimeoutMs = None
+        include_pgstatkit: IncludePgstatkit = False, timeout_ms: TimeoutMs = TIMEOUT_MS_DEFAULT
     ) -> Response:
         result = await service.call(
             "metrics",
@@ -137,7 +148,7 @@ def add_explain(router: APIRouter, service: Service) -> None:
 
     @router.post(
         "/performance/explain",
-        response_model=QueryPlan,
+        response_model=response_model(QueryPlan),
         responses=responses(403, 409),
         summary="Plan of one statement (EXPLAIN FORMAT JSON)",
     )
@@ -170,7 +181,9 @@ def add_reset(router: APIRouter, service: Service) -> None:
         summary="pg_stat_statements_reset(): forget every statement, or one queryid",
     )
     async def reset(
-        queryid: QueryId = None, minmax_only: MinmaxOnly = False, timeout_ms: TimeoutMs = None
+        queryid: QueryId = None,
+        minmax_only: MinmaxOnly = False,
+        timeout_ms: TimeoutMs = TIMEOUT_MS_DEFAULT,
     ) -> Any:
         result = await service.call(
             "reset",

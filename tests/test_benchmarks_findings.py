@@ -1,0 +1,66 @@
+# ruff: noqa: E501 - the tables are a report's lines
+"""The *Findings* of docs/benchmarks.md are what its tables show (benchmarks/findings.py).
+
+The section is computed from the page's own tables when ``benchmarks/run.py`` writes
+the page; this test recomputes it from the committed page, so a hand edit of the
+prose, or tables changed without it, fails here. No server, no benchmark run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import findings  # noqa: E402 - benchmarks/ is not a package
+
+PAGE = ROOT / "docs" / "benchmarks.md"
+
+TINY = """\
+### PostgreSQL 99.1 (system): latency at 10,000 entries
+
+| call | driver | rows | pgstatkit ms | same-SQL floor ms | ratio | bare SELECT ms | ratio vs bare | goal |
+|---|---|--:|--:|--:|--:|--:|--:|:-:|
+| `top_queries_by_total_time(limit=10000)` | asyncpg | 10,000 | 130.00 (1-2) | 100.00 (1-2) | 1.30x | 90.00 | 1.44x | **over** |
+| `database_statistics()` | asyncpg | 1 | 1.20 (1-2) | 1.00 (1-2) | 1.20x | 0.90 | 1.33x | **over** |
+| `index_usage(limit=50)` | psycopg | 50 | 5.00 (1-2) | 5.00 (1-2) | 1.00x | 4.50 | 1.11x | ok |
+
+### PostgreSQL 99.1 (system): growth with the number of entries (asyncpg)
+
+| entries | query texts | text file | call | pgstatkit ms | bare SELECT ms | showtext=false ms | text file share |
+|--:|--:|--:|---|--:|--:|--:|--:|
+| 10,000 | 10.4 MiB | 10.4 MiB | `top_queries_by_total_time(limit=10000)` | 130.00 | 90.00 | 45.00 | 50% |
+"""
+
+
+def test_the_committed_findings_are_the_tables():
+    text = PAGE.read_text(encoding="utf-8")
+    assert "## Findings" in text
+    body = text[: text.index("## Findings")].rstrip() + "\n"
+    assert text == body + "\n" + findings.render(body), (
+        "docs/benchmarks.md: the Findings are not what its tables show; rewrite them with "
+        "benchmarks/findings.py (nox -s bench does)"
+    )
+    servers = findings.parse(text)
+    assert len(servers) >= 2 and all(s.latency and s.memory for s in servers.values())
+
+
+def test_findings_state_the_tables_numbers():
+    text = findings.render(TINY)
+    assert "1 of 3 calls meet the 1.10x goal" in text
+    assert "`top_queries_by_total_time(limit=10000)` on asyncpg (1.30x)" in text
+    assert "1,000 rows or more run 1.30x" in text
+    assert "calls returning fewer run 1.00 to 1.20x, 0.00 to 0.20 ms above it" in text
+    assert "reading the query-text file is 50% of that" in text
+    assert "90.0 ms (bare SELECT) at 10,000 entries" in text
+
+
+def test_the_findings_change_with_the_tables():
+    faster = TINY.replace(
+        "| 130.00 (1-2) | 100.00 (1-2) | 1.30x |", "| 105.00 (1-2) | 100.00 (1-2) | 1.05x |"
+    )
+    faster = faster.replace("| 1.44x | **over** |", "| 1.17x | ok |", 1)
+    text = findings.render(faster)
+    assert "2 of 3 calls meet the 1.10x goal" in text and "1.30x" not in text
