@@ -31,7 +31,9 @@ from pgstatkit.models import (
 )
 
 __all__ = [
+    "GROUP_BY",
     "TABLE_ORDERS",
+    "GroupBy",
     "TableOrder",
     "database_statistics",
     "index_usage",
@@ -73,19 +75,81 @@ def _statements_query(
     return Query(sql, params)
 
 
+GroupBy = Literal["queryid", "fingerprint"]
+"""How the statement listings group entries: as ``pg_stat_statements`` does (one row
+per queryid, user, database and level), or per query fingerprint
+(:mod:`pgstatkit.fingerprints`)."""
+
+GROUP_BY: tuple[GroupBy, ...] = ("queryid", "fingerprint")
+
+_EVERY_ENTRY = 2**31 - 1
+"""The row limit of the fetch of every entry, for a listing grouped by fingerprint."""
+
+
+class _Listing(NamedTuple):
+    """A statement listing in Python, for rows grouped by fingerprint: the same filter
+    and order as its SQL block, applied to the groups (given the block's parameters)."""
+
+    keep: Callable[[QueryStat, tuple[object, ...]], bool]
+    order: Callable[[QueryStat], tuple[float, ...]]
+
+
+def _mean_at_least(row: QueryStat, params: tuple[object, ...]) -> bool:
+    return row.mean_exec_time_ms >= cast(float, params[0])
+
+
+def _hit_at_most(row: QueryStat, params: tuple[object, ...]) -> bool:
+    return row.cache_hit_ratio is not None and row.cache_hit_ratio <= cast(float, params[0])
+
+
+_LISTINGS: dict[str, _Listing] = {
+    "slow_queries": _Listing(_mean_at_least, lambda r: (-r.mean_exec_time_ms, -r.calls)),
+    "top_queries_by_total_time": _Listing(
+        lambda r, p: True, lambda r: (-r.total_exec_time_ms, -r.calls)
+    ),
+    "queries_with_low_cache_hit": _Listing(
+        _hit_at_most, lambda r: (r.cache_hit_ratio or 0.0, -r.shared_blks_read)
+    ),
+}
+
+
+def _group_by(value: object) -> GroupBy:
+    """``group_by``, checked; ``"fingerprint"`` needs ``pglast`` (checked now too)."""
+    chosen = cast(GroupBy, _validate.choice(value, "group_by", GROUP_BY))
+    if chosen == "fingerprint":
+        from pgstatkit.fingerprints import require_pglast
+
+        require_pglast()
+    return chosen
+
+
 def _query_stats(
     name: str,
     params: tuple[object, ...],
     all_databases: object,
     include_pgstatkit: object,
     timeout_ms: object,
+    group_by: object = "queryid",
 ) -> Operation[list[QueryStat]]:
     every_db = _validate.flag(all_databases, "all_databases")
     own = _validate.flag(include_pgstatkit, "include_pgstatkit")
+    grouped = _group_by(group_by) == "fingerprint"
 
     def steps(ctx: Context) -> Steps[list[QueryStat]]:
-        result = yield _statements_query(name, ctx, params, every_db, own)
-        return parse_rows(QueryStat, result)
+        if not grouped:
+            result = yield _statements_query(name, ctx, params, every_db, own)
+            return parse_rows(QueryStat, result)
+        from pgstatkit.fingerprints import group_statements
+
+        every = yield _statements_query(
+            "top_queries_by_total_time", ctx, (_EVERY_ENTRY,), every_db, own
+        )
+        listing, rows = _LISTINGS[name], cast(int, params[-1])
+        groups = [
+            g for g in group_statements(parse_rows(QueryStat, every)) if listing.keep(g, params)
+        ]
+        groups.sort(key=listing.order)
+        return groups[:rows]
 
     return Operation(name, steps, _validate.timeout_ms(timeout_ms))
 
@@ -96,11 +160,14 @@ def slow_queries(
     limit: object = 20,
     all_databases: object = False,
     include_pgstatkit: object = False,
+    group_by: object = "queryid",
     timeout_ms: object = None,
 ) -> Operation[list[QueryStat]]:
     """Statements whose mean execution time is at least ``min_duration_ms``, slowest first."""
     params = (_validate.duration_ms(min_duration_ms, "min_duration_ms"), _validate.limit(limit))
-    return _query_stats("slow_queries", params, all_databases, include_pgstatkit, timeout_ms)
+    return _query_stats(
+        "slow_queries", params, all_databases, include_pgstatkit, timeout_ms, group_by
+    )
 
 
 def top_queries_by_total_time(
@@ -108,12 +175,18 @@ def top_queries_by_total_time(
     limit: object = 20,
     all_databases: object = False,
     include_pgstatkit: object = False,
+    group_by: object = "queryid",
     timeout_ms: object = None,
 ) -> Operation[list[QueryStat]]:
     """Statements with the highest total execution time first."""
     params = (_validate.limit(limit),)
     return _query_stats(
-        "top_queries_by_total_time", params, all_databases, include_pgstatkit, timeout_ms
+        "top_queries_by_total_time",
+        params,
+        all_databases,
+        include_pgstatkit,
+        timeout_ms,
+        group_by,
     )
 
 
@@ -123,6 +196,7 @@ def queries_with_low_cache_hit(
     limit: object = 20,
     all_databases: object = False,
     include_pgstatkit: object = False,
+    group_by: object = "queryid",
     timeout_ms: object = None,
 ) -> Operation[list[QueryStat]]:
     """Statements that touched shared blocks with a hit ratio <= the maximum, worst first."""
@@ -131,7 +205,12 @@ def queries_with_low_cache_hit(
         _validate.limit(limit),
     )
     return _query_stats(
-        "queries_with_low_cache_hit", params, all_databases, include_pgstatkit, timeout_ms
+        "queries_with_low_cache_hit",
+        params,
+        all_databases,
+        include_pgstatkit,
+        timeout_ms,
+        group_by,
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "ExtensionNotLoadedError",
     "ExtensionNotSetUpError",
     "ExtensionTooOldError",
+    "ExtraNotInstalledError",
     "InstallRefusedError",
     "InsufficientPrivilegeError",
     "InvalidArgumentError",
@@ -192,3 +193,19 @@ class InstallRefusedError(PgStatKitError):
     re-creating a view whose columns changed: drop them first). The message names the
     objects.
     """
+
+
+class ExtraNotInstalledError(PgStatKitError, ImportError):
+    """A feature needs an optional dependency that is not installed.
+
+    The message names the ``pip install`` that fixes it, e.g. ``pip install
+    "pgstatkit[advisor]"`` for query fingerprints and the index advisor (``pglast``).
+    Raised before anything is sent to the server. Also an :class:`ImportError`.
+
+    Attributes:
+        extra: the pgstatkit extra to install (``"advisor"``).
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra

@@ -231,7 +231,18 @@ INCLUDE_PGSTATKIT = Param(
     "also pgstatkit's own statements and tables (left out by default)",
     "Also pgstatkit's own statements and tables (left out by default).",
 )
-STATEMENT_SCOPE = (ALL_DATABASES, INCLUDE_PGSTATKIT)
+GROUP_BY = Param(
+    "group_by",
+    _ops.GroupBy,
+    "queryid",
+    "queryid: one row per pg_stat_statements entry (default); fingerprint: one row per "
+    "query fingerprint, IN lists of any length and other aliases summed (needs "
+    'pip install "pgstatkit[advisor]")',
+    "queryid: one row per pg_stat_statements entry; fingerprint: the entries of one query "
+    "fingerprint summed into one row (IN lists of any length, other aliases; needs the "
+    "advisor extra, else 501).",
+)
+STATEMENT_SCOPE = (ALL_DATABASES, INCLUDE_PGSTATKIT, GROUP_BY)
 """The scope parameters of the statement listings."""
 
 ORDER_BY = Param(

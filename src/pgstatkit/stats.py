@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from pgstatkit import _doctor as _ops_doctor
 from pgstatkit import _install as _ops_install
 from pgstatkit import _operations as _ops
-from pgstatkit._operations import TableOrder
+from pgstatkit._operations import GroupBy, TableOrder
 from pgstatkit._protocol import Operation
 from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
@@ -51,6 +51,7 @@ from pgstatkit.models import (
 )
 
 __all__ = [
+    "GroupBy",
     "TableOrder",
     "check_setup",
     "database_statistics",
@@ -80,6 +81,7 @@ async def slow_queries(
     limit: int = 20,
     all_databases: bool = False,
     include_pgstatkit: bool = False,
+    group_by: GroupBy = "queryid",
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements whose mean execution time is at least ``min_duration_ms``, slowest first.
@@ -90,6 +92,11 @@ async def slow_queries(
         all_databases: every database, not only the current one.
         include_pgstatkit: also pgstatkit's own statements (left out by default; see
             "pgstatkit's own statements" in docs/statistics.md).
+        group_by: ``"fingerprint"`` sums the entries of one query fingerprint (IN lists
+            of any length, other aliases, numbered partitions: see
+            :mod:`pgstatkit.fingerprints`) into one row, before filtering and ranking;
+            needs ``pip install "pgstatkit[advisor]"``, else
+            :class:`~pgstatkit.errors.ExtraNotInstalledError` (nothing is sent).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.slow_queries(
@@ -97,6 +104,7 @@ async def slow_queries(
         limit=limit,
         all_databases=all_databases,
         include_pgstatkit=include_pgstatkit,
+        group_by=group_by,
         timeout_ms=timeout_ms,
     )
     return await _run(conn, op)
@@ -108,6 +116,7 @@ async def top_queries_by_total_time(
     limit: int = 20,
     all_databases: bool = False,
     include_pgstatkit: bool = False,
+    group_by: GroupBy = "queryid",
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements with the highest total execution time first (where time goes overall).
@@ -117,12 +126,18 @@ async def top_queries_by_total_time(
         all_databases: every database, not only the current one.
         include_pgstatkit: also pgstatkit's own statements (left out by default; see
             "pgstatkit's own statements" in docs/statistics.md).
+        group_by: ``"fingerprint"`` sums the entries of one query fingerprint (IN lists
+            of any length, other aliases, numbered partitions: see
+            :mod:`pgstatkit.fingerprints`) into one row, before filtering and ranking;
+            needs ``pip install "pgstatkit[advisor]"``, else
+            :class:`~pgstatkit.errors.ExtraNotInstalledError` (nothing is sent).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.top_queries_by_total_time(
         limit=limit,
         all_databases=all_databases,
         include_pgstatkit=include_pgstatkit,
+        group_by=group_by,
         timeout_ms=timeout_ms,
     )
     return await _run(conn, op)
@@ -135,6 +150,7 @@ async def queries_with_low_cache_hit(
     limit: int = 20,
     all_databases: bool = False,
     include_pgstatkit: bool = False,
+    group_by: GroupBy = "queryid",
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements that read shared blocks with ``cache_hit_ratio <= max_cache_hit_ratio``.
@@ -148,6 +164,11 @@ async def queries_with_low_cache_hit(
         all_databases: every database, not only the current one.
         include_pgstatkit: also pgstatkit's own statements (left out by default; see
             "pgstatkit's own statements" in docs/statistics.md).
+        group_by: ``"fingerprint"`` sums the entries of one query fingerprint (IN lists
+            of any length, other aliases, numbered partitions: see
+            :mod:`pgstatkit.fingerprints`) into one row, before filtering and ranking;
+            needs ``pip install "pgstatkit[advisor]"``, else
+            :class:`~pgstatkit.errors.ExtraNotInstalledError` (nothing is sent).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.queries_with_low_cache_hit(
@@ -155,6 +176,7 @@ async def queries_with_low_cache_hit(
         limit=limit,
         all_databases=all_databases,
         include_pgstatkit=include_pgstatkit,
+        group_by=group_by,
         timeout_ms=timeout_ms,
     )
     return await _run(conn, op)

@@ -11,6 +11,7 @@ from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
     ExtensionTooOldError,
+    ExtraNotInstalledError,
     InstallRefusedError,
     InsufficientPrivilegeError,
     InvalidArgumentError,
@@ -114,4 +115,6 @@ def error_code(exc: BaseException) -> int:
         return EXIT_TIMEOUT
     if isinstance(exc, InstallRefusedError):
         return EXIT_REFUSED
+    if isinstance(exc, ExtraNotInstalledError):
+        return EXIT_MISSING_EXTRA
     return EXIT_ERROR

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from pgstatkit import _doctor as _ops_doctor
 from pgstatkit import _install as _ops_install
 from pgstatkit import _operations as _ops
-from pgstatkit._operations import TableOrder
+from pgstatkit._operations import GroupBy, TableOrder
 from pgstatkit._protocol import Operation
 from pgstatkit._run import run_sync
 from pgstatkit.adapters import open_sync
@@ -53,6 +53,7 @@ from pgstatkit.models import (
 )
 
 __all__ = [
+    "GroupBy",
     "TableOrder",
     "check_setup",
     "database_statistics",
@@ -82,6 +83,7 @@ def slow_queries(
     limit: int = 20,
     all_databases: bool = False,
     include_pgstatkit: bool = False,
+    group_by: GroupBy = "queryid",
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements whose mean execution time is at least ``min_duration_ms``, slowest first.
@@ -92,6 +94,11 @@ def slow_queries(
         all_databases: every database, not only the current one.
         include_pgstatkit: also pgstatkit's own statements (left out by default; see
             "pgstatkit's own statements" in docs/statistics.md).
+        group_by: ``"fingerprint"`` sums the entries of one query fingerprint (IN lists
+            of any length, other aliases, numbered partitions: see
+            :mod:`pgstatkit.fingerprints`) into one row, before filtering and ranking;
+            needs ``pip install "pgstatkit[advisor]"``, else
+            :class:`~pgstatkit.errors.ExtraNotInstalledError` (nothing is sent).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.slow_queries(
@@ -99,6 +106,7 @@ def slow_queries(
         limit=limit,
         all_databases=all_databases,
         include_pgstatkit=include_pgstatkit,
+        group_by=group_by,
         timeout_ms=timeout_ms,
     )
     return _run(conn, op)
@@ -110,6 +118,7 @@ def top_queries_by_total_time(
     limit: int = 20,
     all_databases: bool = False,
     include_pgstatkit: bool = False,
+    group_by: GroupBy = "queryid",
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements with the highest total execution time first (where time goes overall).
@@ -119,12 +128,18 @@ def top_queries_by_total_time(
         all_databases: every database, not only the current one.
         include_pgstatkit: also pgstatkit's own statements (left out by default; see
             "pgstatkit's own statements" in docs/statistics.md).
+        group_by: ``"fingerprint"`` sums the entries of one query fingerprint (IN lists
+            of any length, other aliases, numbered partitions: see
+            :mod:`pgstatkit.fingerprints`) into one row, before filtering and ranking;
+            needs ``pip install "pgstatkit[advisor]"``, else
+            :class:`~pgstatkit.errors.ExtraNotInstalledError` (nothing is sent).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.top_queries_by_total_time(
         limit=limit,
         all_databases=all_databases,
         include_pgstatkit=include_pgstatkit,
+        group_by=group_by,
         timeout_ms=timeout_ms,
     )
     return _run(conn, op)
@@ -137,6 +152,7 @@ def queries_with_low_cache_hit(
     limit: int = 20,
     all_databases: bool = False,
     include_pgstatkit: bool = False,
+    group_by: GroupBy = "queryid",
     timeout_ms: float | None = None,
 ) -> list[QueryStat]:
     """Statements that read shared blocks with ``cache_hit_ratio <= max_cache_hit_ratio``.
@@ -150,6 +166,11 @@ def queries_with_low_cache_hit(
         all_databases: every database, not only the current one.
         include_pgstatkit: also pgstatkit's own statements (left out by default; see
             "pgstatkit's own statements" in docs/statistics.md).
+        group_by: ``"fingerprint"`` sums the entries of one query fingerprint (IN lists
+            of any length, other aliases, numbered partitions: see
+            :mod:`pgstatkit.fingerprints`) into one row, before filtering and ranking;
+            needs ``pip install "pgstatkit[advisor]"``, else
+            :class:`~pgstatkit.errors.ExtraNotInstalledError` (nothing is sent).
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     op = _ops.queries_with_low_cache_hit(
@@ -157,6 +178,7 @@ def queries_with_low_cache_hit(
         limit=limit,
         all_databases=all_databases,
         include_pgstatkit=include_pgstatkit,
+        group_by=group_by,
         timeout_ms=timeout_ms,
     )
     return _run(conn, op)
