@@ -51,6 +51,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "Cache hit ratio: ",
         "Application transaction still open: True",
     ),
+    "alert_rules": (
+        "7 alerts: PgStatKitTargetDown",
+        "sample the rules read: pgstatkit_up 1.0",
+        "sample the rules read: pgstatkit_pg_stat_statements_available 1.0",
+        "sample the rules read: pgstatkit_pg_stat_statements_deallocations_total",
+    ),
     "periodic_report": (
         "Report 1 of 2",
         "Report 2 of 2",

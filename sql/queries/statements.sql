@@ -87,3 +87,9 @@ WHERE p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
 GROUP BY p.queryid, d.datname, r.rolname
 ORDER BY total_exec_time_ms DESC, calls DESC, p.queryid
 LIMIT $1;
+
+-- name: deallocations
+-- The metrics' pgstatkit_pg_stat_statements_deallocations_total: how many times
+-- pg_stat_statements evicted its least-executed entries since its last reset
+-- (pg_stat_statements_info, 1.9+; the caller checks the version).
+SELECT dealloc FROM {{schema}}.pg_stat_statements_info;

@@ -43,6 +43,7 @@ __all__ = [
     "reset_query_statistics",
     "reset_statement",
     "slow_queries",
+    "statement_deallocations",
     "statement_totals",
     "table_statistics",
     "top_queries_by_total_time",
@@ -239,6 +240,24 @@ def statement_totals(
         return parse_rows(StatementTotals, result)
 
     return Operation("statement_totals", steps, _validate.timeout_ms(timeout_ms))
+
+
+def statement_deallocations(*, timeout_ms: object = None) -> Operation[int | None]:
+    """How many times ``pg_stat_statements`` evicted its least-executed entries since
+    its last reset (``pg_stat_statements_info.dealloc``); ``None`` before 1.9
+    (PostgreSQL 14), which does not count them."""
+
+    def steps(ctx: Context) -> Steps[int | None]:
+        version, schema = ctx.require_pg_stat_statements()
+        if version < (1, 9):
+            return None
+        sql = _sql.render(
+            _sql.load("statements.sql", "deallocations"), schema=_sql.quote_ident(schema)
+        )
+        result = yield Query(sql)
+        return int(str(result.rows[0][0]))
+
+    return Operation("statement_deallocations", steps, _validate.timeout_ms(timeout_ms))
 
 
 def database_statistics(*, timeout_ms: object = None) -> Operation[DatabaseStatistics]:

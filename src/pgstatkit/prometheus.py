@@ -35,6 +35,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
+from pgstatkit import _operations as _ops
 from pgstatkit import reports
 from pgstatkit._display import cut
 from pgstatkit._plan import Plan, run_plan_async, run_plan_sync
@@ -90,6 +91,8 @@ class Snapshot:
     ``database`` is ``None`` when the database could not be read (``up`` is then 0);
     ``statements`` is ``None`` when ``pg_stat_statements`` could not be read (not
     loaded, not installed, no privilege); ``error`` then says why, in pgstatkit's words.
+    ``deallocations`` counts the evictions of ``pg_stat_statements`` since its reset
+    (``None`` before 1.9, or when it could not be read).
     :func:`collect_snapshot` fills ``statements`` with
     :class:`~pgstatkit.models.StatementTotals`; :class:`~pgstatkit.models.QueryStat`
     rows (from ``stats.top_queries_by_total_time``) work too, and are summed per label
@@ -101,6 +104,8 @@ class Snapshot:
     include_query_text: bool = False
     max_query_length: int = 200
     error: str | None = None
+    deallocations: int | None = None
+    """``pg_stat_statements_info.dealloc`` (1.9+), ``None`` when unknown."""
 
 
 def _check_options(top_n: int, max_query_length: int) -> None:
@@ -145,7 +150,15 @@ def _scrape(
     except PgStatKitError as exc:
         logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", exc)
         statements, error = None, error or str(exc)
-    return Snapshot(database, statements, include_query_text, max_query_length, error)
+    deallocations: int | None = None
+    if statements is not None:
+        try:
+            deallocations = yield _ops.statement_deallocations(timeout_ms=timeout_ms)
+        except PgStatKitError as exc:
+            logger.warning("pgstatkit metrics: pg_stat_statements_info unavailable: %s", exc)
+    return Snapshot(
+        database, statements, include_query_text, max_query_length, error, deallocations
+    )
 
 
 async def collect_snapshot(
@@ -233,7 +246,19 @@ def _status_families(snapshot: Snapshot) -> list[MetricFamily]:
             "1 if pg_stat_statements could be read, else 0 (see the service log for why).",
             (({}, 1.0 if snapshot.statements is not None else 0.0),),
         ),
-    ]
+    ] + (
+        []
+        if snapshot.deallocations is None
+        else [
+            MetricFamily(
+                f"{PREFIX}_pg_stat_statements_deallocations",
+                "counter",
+                "Times pg_stat_statements evicted its least-executed entries since its "
+                "reset (pg_stat_statements_info.dealloc, 1.9+): statistics were lost.",
+                (({}, float(snapshot.deallocations)),),
+            )
+        ]
+    )
 
 
 def _database_families(db: DatabaseStatistics) -> list[MetricFamily]:

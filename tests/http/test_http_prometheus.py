@@ -130,6 +130,9 @@ async def test_metrics_endpoint(pool: Any, pg_server: TestServer) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"] == CONTENT_TYPE
     unlabelled = _check_bounded(r.text, 5)
+    # the evictions counter: a fresh test cluster has evicted nothing (or not much)
+    deallocations = unlabelled.pop("pgstatkit_pg_stat_statements_deallocations_total")
+    assert deallocations >= 0
     assert unlabelled == {"pgstatkit_up": 1, "pgstatkit_pg_stat_statements_available": 1}
     assert "metrics-probe-literal" not in r.text
     families = {f.name: f for f in text_string_to_metric_families(r.text)}

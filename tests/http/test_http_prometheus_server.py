@@ -33,6 +33,7 @@ from http_support import PREFIX, TOKEN
 
 from harness import servers
 from harness.servers import TestServer
+from pgstatkit.alerting import ALERTS, render_alert_rules
 from pgstatkit.fastapi import bearer_token, create_router
 from pgstatkit.models import DatabaseStatistics
 from pgstatkit.prometheus import Snapshot, metric_families
@@ -106,19 +107,38 @@ def serve(dsn: str) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def prometheus(target_port: int, tmp_path: Path) -> Iterator[str]:
-    """A Prometheus server scraping the router every second; yields its base URL."""
+def prometheus(
+    target_port: int,
+    tmp_path: Path,
+    *,
+    credentials_file: Path | None = None,
+    rule_file: Path | None = None,
+) -> Iterator[str]:
+    """A Prometheus server scraping the router every second; yields its base URL.
+
+    The bearer token is inline (``credentials``) or, with ``credentials_file``, read
+    from that file (as docs/prometheus.md recommends); ``rule_file`` is loaded as a
+    rules file, evaluated every second.
+    """
     binary = _binary(PROMETHEUS, "prometheus")
     config = tmp_path / "prometheus.yml"
+    credentials = (
+        f"      credentials: {TOKEN}\n"
+        if credentials_file is None
+        else f"      credentials_file: {credentials_file}\n"
+    )
+    rules = "" if rule_file is None else f"rule_files:\n  - {rule_file}\n"
     config.write_text(
         "global:\n"
         "  scrape_interval: 1s\n"
         "  scrape_timeout: 1s\n"
+        "  evaluation_interval: 1s\n"
+        f"{rules}"
         "scrape_configs:\n"
         "  - job_name: pgstatkit\n"
         f"    metrics_path: {PREFIX}/performance/metrics\n"
         "    authorization:\n"
-        f"      credentials: {TOKEN}\n"
+        f"{credentials}"
         "    static_configs:\n"
         f"      - targets: ['127.0.0.1:{target_port}']\n"
     )
@@ -214,3 +234,46 @@ def test_a_real_prometheus_reads_every_counter_as_a_counter(
         calls = _query(base, "pgstatkit_statement_calls_total")
         keys = [tuple(s["metric"][k] for k in ("queryid", "database", "user")) for s in calls]
         assert len(keys) == len(set(keys)) <= 10
+
+
+def test_a_real_prometheus_scrapes_with_a_token_file_and_loads_the_alert_rules(
+    pg_server: TestServer, tmp_path: Path
+) -> None:
+    """The documented setup: the bearer token in a credentials file, pgstatkit's rendered
+    alert rules loaded; the metrics are queried back from Prometheus' HTTP API and every
+    rule evaluates without error (health ``ok``)."""
+    token_file = tmp_path / "pgstatkit-token"
+    token_file.write_text(TOKEN + "\n")  # Prometheus strips the trailing newline
+    token_file.chmod(0o600)
+    rule_file = tmp_path / "pgstatkit-rules.yml"
+    rule_file.write_text(render_alert_rules(job="pgstatkit", mean_window="10s", mean_for="0s"))
+    pg_server.psql("SELECT 2 + 2 AS token_file_probe")
+    with (
+        serve(pg_server.dsn) as port,
+        prometheus(port, tmp_path, credentials_file=token_file, rule_file=rule_file) as base,
+    ):
+        target = _wait_for_scrapes(base, count=2)
+        assert target["lastError"] == "", target
+        assert _query(base, 'pgstatkit_up{job="pgstatkit"}')[0]["value"][1] == "1"
+        evictions = _query(base, "pgstatkit_pg_stat_statements_deallocations_total")
+        assert len(evictions) == 1 and float(evictions[0]["value"][1]) >= 0
+        calls = _query(base, "sum(pgstatkit_statement_calls_total)")
+        assert float(calls[0]["value"][1]) > 0
+        deadline = time.monotonic() + 30
+        while True:
+            groups = _api(base, "rules")["groups"]
+            rules = [r for g in groups for r in g["rules"]]
+            if rules and all(
+                r.get("lastEvaluation", "").startswith("2")
+                and not r["lastEvaluation"].startswith("0001")
+                for r in rules
+            ):
+                break
+            assert time.monotonic() < deadline, rules
+            time.sleep(0.3)
+        assert {r["name"] for r in rules} == set(ALERTS)
+        assert all(r["health"] == "ok" for r in rules), [
+            (r["name"], r.get("lastError")) for r in rules
+        ]
+        # the database answers: nothing fires about it
+        assert not [r for r in rules if r["name"] in ALERTS[:3] and r["state"] != "inactive"]

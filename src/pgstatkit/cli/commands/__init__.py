@@ -4,7 +4,16 @@ subcommand per report of :mod:`pgstatkit.reports` (:mod:`.listing`)."""
 from __future__ import annotations
 
 from pgstatkit import reports
-from pgstatkit.cli.commands import demo, doctor, explain, install, report, reset, uninstall
+from pgstatkit.cli.commands import (
+    alert_rules,
+    demo,
+    doctor,
+    explain,
+    install,
+    report,
+    reset,
+    uninstall,
+)
 from pgstatkit.cli.commands._command import Command
 from pgstatkit.cli.commands.listing import report_command
 
@@ -21,5 +30,6 @@ def commands() -> list[Command]:
         install.COMMAND,
         uninstall.COMMAND,
         doctor.COMMAND,
+        alert_rules.COMMAND,
         demo.COMMAND,
     ]
