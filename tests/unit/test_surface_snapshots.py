@@ -45,6 +45,7 @@ SUBCOMMANDS = (
     "uninstall",
     "doctor",
     "demo",
+    "check",
     "alert-rules",
 )
 

@@ -46,7 +46,8 @@ exit codes:
   4    pg_stat_statements not loaded, not created in the database, or too old
   5    insufficient privilege
   6    statement timeout (raise --timeout-ms)
-  7    doctor: the setup check found at least one error
+  7    doctor: the setup check found at least one error; check: a finding reached
+       --fail-on
   8    reset/uninstall not confirmed (no --yes and stdin is not a terminal, or "no")
   9    an optional dependency is missing (the message names the pip command)
   10   install/uninstall refused, nothing changed: an object with one of pgstatkit's

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pgstatkit import reports
 from pgstatkit.cli.commands import (
     alert_rules,
+    check,
     demo,
     doctor,
     explain,
@@ -30,6 +31,7 @@ def commands() -> list[Command]:
         install.COMMAND,
         uninstall.COMMAND,
         doctor.COMMAND,
+        check.COMMAND,
         alert_rules.COMMAND,
         demo.COMMAND,
     ]
