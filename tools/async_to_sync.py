@@ -111,6 +111,16 @@ a SQLAlchemy ``Connection``, ``Session`` or ``Engine`` (psycopg driver). Anythin
 raises ``TypeError``. The async twin, :mod:`pgstatkit.stats`, has the same names and
 keyword arguments."""
 
+_HISTORY_ASYNC = """History, async: ``from pgstatkit import history``.
+
+The blocking twin, :mod:`pgstatkit.sync.history`, has the same names and keyword
+arguments."""
+
+_HISTORY_SYNC = """History, blocking: ``from pgstatkit.sync import history``.
+
+Generated from :mod:`pgstatkit.history` by ``tools/async_to_sync.py``: do not edit. The
+async twin has the same names and keyword arguments."""
+
 _GENERATED_HERE = f"is generated from this module by\n``{TOOL}``: edit this one, then run the tool."
 
 TWINS: tuple[Twin, ...] = (
@@ -141,6 +151,7 @@ TWINS: tuple[Twin, ...] = (
         ),
     ),
     Twin("pgstatkit/stats.py", "pgstatkit/sync/stats.py", ((_STATS_ASYNC, _STATS_SYNC),)),
+    Twin("pgstatkit/history.py", "pgstatkit/sync/history.py", ((_HISTORY_ASYNC, _HISTORY_SYNC),)),
 )
 """Every generated module, with the async module it is made from."""
 

@@ -293,7 +293,8 @@ ORDER BY q.pos, q.sql;
 -- name: uninstall_plan
 -- uninstall: $1 schema, $2 recorded schema version (NULL: none), $3 / $4 recorded
 -- created_extension / created_schema, $5 the newest schema version of the migrations.
--- Drops pgstatkit's views and pgstatkit_meta, refused while other objects depend on
+-- Drops pgstatkit's views and tables (pgstatkit_meta, the history tables: the tables marker),
+-- refused while other objects depend on
 -- them; then the extension and the schema if install created them and nothing depends
 -- on them (else they stay). Refused: a record newer than the migrations (0A000).
 SELECT q.action, q.sql, q.names, q.alt
@@ -324,7 +325,7 @@ FROM (
         WHERE u.dependents IS NOT NULL
         UNION ALL
         SELECT 10 + m.i, 'run', pg_catalog.format('DROP %s %I.%I RESTRICT',
-                   CASE WHEN m.name = 'pgstatkit_meta' THEN 'TABLE' ELSE 'VIEW' END,
+                   CASE WHEN m.name = ANY ({{tables}}) THEN 'TABLE' ELSE 'VIEW' END,
                    $1::text, m.name),
                NULL, NULL
         FROM pg_catalog.unnest(s.mine) WITH ORDINALITY AS m (name, i)

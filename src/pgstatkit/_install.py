@@ -89,15 +89,31 @@ __all__ = [
     "view_definitions",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest migration in ``sql/schema/`` (a unit test keeps them equal).
 
-1: the record, ``pgstatkit_meta``. 2: it carries :data:`MARKER`, as every object does."""
+1: the record, ``pgstatkit_meta``. 2: it carries :data:`MARKER`, as every object does.
+3: the tables of :mod:`pgstatkit.history` (:data:`HISTORY_TABLES`)."""
 
 LOCK_KEY = 0x70677374_6B697401
 """``pg_advisory_xact_lock`` key serialising install and uninstall (b'pgstkit\\x01')."""
 
 META_TABLE = "pgstatkit_meta"
+
+HISTORY_TABLES: dict[str, str] = {
+    "history_targets": "r",
+    "history_snapshots": "r",
+    "history_statements": "p",
+    "history_state": "r",
+    "history_texts": "r",
+    "history_names": "r",
+    "history_databases": "r",
+}
+"""The tables of schema version 3 (``sql/schema/0003_history.sql``) -> their relkind
+(``p``: partitioned; its partitions go with it)."""
+
+TABLES: tuple[str, ...] = (META_TABLE, *HISTORY_TABLES)
+"""pgstatkit's tables (uninstall drops them with ``DROP TABLE``, the rest are views)."""
 
 MARKER = "pgstatkit: created by pgstatkit install, dropped by pgstatkit uninstall"
 """The ``COMMENT`` on every object install creates: how pgstatkit knows its own."""
@@ -282,7 +298,7 @@ def _block(name: str) -> str:
 
 def objects_sql(schema: str) -> str:
     """The ``objects`` query; ``schema`` is an SQL expression (``$1::text``, a variable)."""
-    wanted = [(META_TABLE, "r"), *((v, "v") for v in VIEWS)]
+    wanted = [(META_TABLE, "r"), *HISTORY_TABLES.items(), *((v, "v") for v in VIEWS)]
     values = ", ".join(f"({_sql.quote_literal(n)}, {_sql.quote_literal(k)})" for n, k in wanted)
     return _sql.render(
         _block("objects"),
@@ -321,6 +337,7 @@ def plan_sql(name: str) -> str:
         "missing_roles": missing_roles_sql("$2::text[]"),
         "dependents": dependents_sql("$1::text", views),
         "marker": _sql.quote_literal(MARKER),
+        "tables": "ARRAY[" + ", ".join(_sql.quote_literal(t) for t in TABLES) + "]",
     }
     return _sql.render(sql, **{k: v for k, v in fragments.items() if "{{" + k + "}}" in sql})
 

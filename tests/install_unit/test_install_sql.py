@@ -209,7 +209,7 @@ def test_gen_sql_check_passes() -> None:
 def test_migrations_are_numbered_and_the_newest_is_the_schema_version() -> None:
     found = _install.load_migrations()
     assert [m.version for m in found] == list(range(1, _install.SCHEMA_VERSION + 1))
-    assert [m.name for m in found] == ["views", "ownership"]
+    assert [m.name for m in found] == ["views", "ownership", "history"]
     for migration in found:
         for statement in migration.statements:
             assert "@schema@" in statement

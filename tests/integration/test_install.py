@@ -21,7 +21,26 @@ from pgstatkit.sync import stats as sync_stats
 pytestmark = pytest.mark.server
 
 VIEWS = {"slow_queries", "top_queries_by_total_time", "queries_with_low_cache_hit"}
-INSTALLED = {("pgstatkit_meta", "r"), ("pgstatkit_meta_pkey", "i")} | {(v, "v") for v in VIEWS}
+HISTORY = {
+    *((name, kind) for name, kind in _install.HISTORY_TABLES.items()),
+    ("history_targets_pkey", "i"),
+    ("history_targets_name_key", "i"),
+    ("history_targets_id_seq", "S"),
+    ("history_snapshots_pkey", "i"),
+    ("history_snapshots_id_seq", "S"),
+    ("history_snapshots_target_time", "i"),
+    ("history_statements_target_time", "I"),
+    ("history_statements_target_query", "I"),
+    ("history_state_pkey", "i"),
+    ("history_texts_pkey", "i"),
+    ("history_names_pkey", "i"),
+    ("history_databases_pkey", "i"),
+    ("history_databases_target_time", "i"),
+}
+"""Schema version 3: the tables of pgstatkit.history, their indexes and sequences."""
+INSTALLED = (
+    {("pgstatkit_meta", "r"), ("pgstatkit_meta_pkey", "i")} | {(v, "v") for v in VIEWS} | HISTORY
+)
 
 
 @pytest.fixture
@@ -255,7 +274,8 @@ async def test_older_schema_version_is_upgraded_in_place(
     try:
         await stats.install(conn)
         await conn.execute(
-            "UPDATE pgstatkit.pgstatkit_meta SET schema_version = 1;"
+            "DROP TABLE " + ", ".join(f"pgstatkit.{t}" for t in _install.HISTORY_TABLES) + ";"
+            " UPDATE pgstatkit.pgstatkit_meta SET schema_version = 1;"
             " COMMENT ON TABLE pgstatkit.pgstatkit_meta IS NULL;"
             " COMMENT ON VIEW pgstatkit.top_queries_by_total_time IS NULL;"
             " COMMENT ON VIEW pgstatkit.queries_with_low_cache_hit IS NULL;"
@@ -276,6 +296,28 @@ async def test_older_schema_version_is_upgraded_in_place(
         assert "queryid" in names and "old" not in names
         meta = await conn.fetchrow("SELECT * FROM pgstatkit.pgstatkit_meta")
         assert meta is not None and meta["created_schema"] and meta["created_extension"]
+    finally:
+        await conn.close()
+
+
+async def test_schema_version_2_is_upgraded_by_migration_3_alone(
+    pg_server: TestServer, fresh_db: str
+) -> None:
+    """An install of schema version 2 gets exactly 0003 (the history tables)."""
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        two = _install.load_migrations()[:2]
+        await stats._run(conn, _install.install(migrations=two))
+        assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 2
+        assert await conn.fetchval("SELECT to_regclass('pgstatkit.history_snapshots')") is None
+        # a row of version 2 survives: 0001 / 0002 are not applied again
+        await conn.execute("UPDATE pgstatkit.pgstatkit_meta SET installed_at = '2001-01-01'")
+        await stats.install(conn)
+        assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 3
+        after = catalog(pg_server, fresh_db)
+        assert after == installed(str(after["extension"]))
+        await stats.uninstall(conn)
+        assert catalog(pg_server, fresh_db)["relations"] == set()
     finally:
         await conn.close()
 
@@ -559,9 +601,13 @@ async def test_install_from_before_the_ownership_comments_is_adopted(
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
         await path.install(conn)
-        legacy = "UPDATE pgstatkit.pgstatkit_meta SET schema_version = 1;" + "".join(
-            f" COMMENT ON {kind} pgstatkit.{name} IS NULL;"
-            for kind, name in [("TABLE", "pgstatkit_meta")] + [("VIEW", v) for v in VIEWS]
+        legacy = (
+            ("DROP TABLE " + ", ".join(f"pgstatkit.{t}" for t in _install.HISTORY_TABLES) + ";")
+            + "UPDATE pgstatkit.pgstatkit_meta SET schema_version = 1;"
+            + "".join(
+                f" COMMENT ON {kind} pgstatkit.{name} IS NULL;"
+                for kind, name in [("TABLE", "pgstatkit_meta")] + [("VIEW", v) for v in VIEWS]
+            )
         )
         await conn.execute(legacy)
         await path.uninstall(conn)
@@ -576,7 +622,8 @@ async def test_install_from_before_the_ownership_comments_is_adopted(
             "SELECT obj_description(c.oid, 'pg_class') FROM pg_class AS c"
             " WHERE c.relnamespace = 'pgstatkit'::regnamespace AND c.relkind IN ('r', 'v')"
         )
-        assert [n[0] for n in notes] == [_install.MARKER] * 4
+        tables = sum(kind == "r" for kind in _install.HISTORY_TABLES.values())
+        assert [n[0] for n in notes] == [_install.MARKER] * (4 + tables)
     finally:
         await conn.close()
 
