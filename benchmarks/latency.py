@@ -7,10 +7,10 @@ order rotates each repetition, so machine drift and ordering effects cancel):
     the public API call (``await pgstatkit.stats.<fn>(conn, ...)``), models included.
 ``same_sql``
     the exact statement sequence pgstatkit sends, through the same driver, returning
-    plain rows: ``BEGIN``, the guard's setup statement with its parameters, the
+    plain rows: ``BEGIN``, the guard's setup and probe statements, the
     operation's statement with its parameters, ``ROLLBACK``. The statements are taken
     from pgstatkit's own operation objects (``pgstatkit._operations``,
-    ``pgstatkit._protocol.setup_query``), so they are the same text and values.
+    ``pgstatkit._protocol.setup_query`` / ``probe_query``), so they are the same text and values.
 ``bare``
     only the operation's main ``SELECT``, in autocommit: the cost of the safety guard
     (timeouts, read-only transaction, rollback) is ``same_sql - bare``.
@@ -35,7 +35,7 @@ import psycopg
 
 from pgstatkit import _operations as ops
 from pgstatkit import stats
-from pgstatkit._protocol import Operation, Query, Result, parse_setup, setup_query
+from pgstatkit._protocol import Operation, Query, Result, parse_probe, probe_query, setup_query
 from pgstatkit._sql import quote_ident
 
 __all__ = ["CALLS", "Call", "Measurement", "Sample", "measure_level"]
@@ -130,7 +130,7 @@ class _Driver:
     async def fetch(self, query: Query) -> Result:
         raise NotImplementedError
 
-    async def same_sql(self, setup: Query, main: Query) -> int:
+    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> int:
         raise NotImplementedError
 
     async def bare(self, main: Query) -> int:
@@ -150,11 +150,12 @@ class _Asyncpg(_Driver):
         records = await self.conn.fetch(query.sql, *query.params)
         return Result(tuple(records[0].keys()) if records else (), records)
 
-    async def same_sql(self, setup: Query, main: Query) -> int:
+    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> int:
         conn = self.conn
         await conn.execute("BEGIN")
         try:
-            await conn.fetch(setup.sql, *setup.params)
+            for query in guard:
+                await conn.fetch(query.sql, *query.params)
             rows = await conn.fetch(main.sql, *main.params)
         finally:
             await conn.execute("ROLLBACK")
@@ -181,10 +182,11 @@ class _Psycopg(_Driver):
             cols = tuple(d.name for d in cur.description) if cur.description else ()
             return Result(cols, await cur.fetchall() if cols else [])
 
-    async def same_sql(self, setup: Query, main: Query) -> int:
+    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> int:
         # psycopg's own transaction block sends BEGIN / ROLLBACK, as pgstatkit's adapter.
         async with self.conn.transaction(force_rollback=True):
-            await self._rows(setup)
+            for query in guard:
+                await self._rows(query)
             rows = await self._rows(main)
         return len(rows)
 
@@ -202,19 +204,20 @@ async def connect(dsn: str) -> list[_Driver]:
 # ------------------------------------------------------------------ measuring
 
 
-async def _statements(driver: _Driver, call: Call) -> tuple[Query, Query]:
-    """The setup and main statements pgstatkit sends for ``call`` on this server."""
+async def _statements(driver: _Driver, call: Call) -> tuple[tuple[Query, ...], Query]:
+    """The guard's statements and the main statement pgstatkit sends for ``call`` here."""
     op = call.operation()
-    setup = setup_query(op)
+    guard = (setup_query(op), probe_query())
     await driver.fetch(Query("BEGIN"))
     try:
-        context, _ = parse_setup(await driver.fetch(setup))
+        await driver.fetch(guard[0])
+        context = parse_probe(await driver.fetch(guard[1]))
     finally:
         await driver.fetch(Query("ROLLBACK"))
     steps = op.steps(context)
     main = next(steps)
     steps.close()
-    return setup, main
+    return guard, main
 
 
 def _no_text(main: Query) -> Query:
@@ -240,7 +243,7 @@ async def _peak_kib(run: Callable[[], Awaitable[object]]) -> float:
 async def measure_call(
     driver: _Driver, call: Call, *, entries: int, reps: int, warmup: int, memory: bool
 ) -> Measurement:
-    setup, main = await _statements(driver, call)
+    guard, main = await _statements(driver, call)
     api = call.api()
     conn = driver.conn
     kwargs = call.kwargs
@@ -251,7 +254,7 @@ async def measure_call(
 
     variants: dict[str, Callable[[], Awaitable[object]]] = {
         "pgstatkit": run_pgstatkit,
-        "same_sql": lambda: driver.same_sql(setup, main),
+        "same_sql": lambda: driver.same_sql(guard, main),
         "bare": lambda: driver.bare(main),
     }
     if call.pgss:

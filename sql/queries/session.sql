@@ -1,50 +1,58 @@
--- Session guard: run first inside pgstatkit's own transaction or savepoint.
--- Parameters: $1 statement_timeout (text, e.g. '5000ms'), $2 'on' to make the
--- transaction read-only or NULL to leave it, $3 search_path to pin or NULL to leave it.
+-- Session guard: two statements run first inside pgstatkit's own transaction or savepoint
+-- (these comments stay out of the blocks, so they are not sent on every call).
+--
+-- setup reads no catalog: a statement's timeout is armed when the statement starts, so
+-- a catalog read in the statement that sets the timeouts would run under the caller's
+-- settings and could wait without end for a lock (an open transaction that ran
+-- LOCK TABLE pg_catalog.pg_extension, for example). Parameters: $1 the timeout (text,
+-- e.g. '5000ms'), used for both statement_timeout and lock_timeout; $2 'on' to make the
+-- transaction read-only or NULL to leave it; $3 search_path to pin or NULL to leave it.
 -- Every setting is SET LOCAL (set_config(..., true)): it ends with the transaction or
 -- savepoint, so the caller's session settings are never touched. The previous values
 -- are returned so a committed savepoint can put them back. The inner query carries
 -- OFFSET 0 so it is evaluated (and the old values read) before set_config runs.
--- It also reports what the operations need to know about the server: its version, the
--- extension's version and schema in this database, and, when the extension is not
--- created, whether the library is loaded (pg_stat_statements defines its settings only
--- when preloaded), so that the error names both fixes. When the extension exists that
--- is NULL: reading pg_stat_statements then fails with SQLSTATE 55000 if the library is
--- not loaded. (A pg_stat_statements.max placeholder in postgresql.conf without the
--- library looks loaded here; pg_settings would tell, but planning it costs ~45 us on
--- every call.)
+--
+-- probe runs next, under those timeouts: what the operations need to know about the
+-- server: the extension's version and schema in this database, and, when the extension
+-- is not created, whether the library is loaded (pg_stat_statements defines its
+-- settings only when preloaded), so that the error names both fixes. When the
+-- extension exists that is NULL: reading pg_stat_statements then fails with SQLSTATE
+-- 55000 if the library is not loaded. (A pg_stat_statements.max placeholder in
+-- postgresql.conf without the library looks loaded here; pg_settings would tell, but
+-- planning it costs ~45 us on every call.)
 
 -- name: setup
 SELECT prev.statement_timeout AS prev_statement_timeout,
+       prev.lock_timeout AS prev_lock_timeout,
        prev.search_path AS prev_search_path,
-       prev.server_version_num,
-       prev.pgss_version,
-       prev.pgss_schema,
-       prev.pgss_loaded,
        pg_catalog.set_config('statement_timeout', $1, true) AS statement_timeout,
+       pg_catalog.set_config('lock_timeout', $1, true) AS lock_timeout,
        CASE WHEN $2::text IS NOT NULL
             THEN pg_catalog.set_config('transaction_read_only', $2::text, true) END AS read_only,
        CASE WHEN $3::text IS NOT NULL
             THEN pg_catalog.set_config('search_path', $3::text, true) END AS search_path
 FROM (
     SELECT pg_catalog.current_setting('statement_timeout') AS statement_timeout,
-           pg_catalog.current_setting('search_path') AS search_path,
-           pg_catalog.current_setting('server_version_num')::int4 AS server_version_num,
-           e.extversion AS pgss_version,
-           n.nspname AS pgss_schema,
-           CASE WHEN e.extversion IS NULL
-                THEN pg_catalog.current_setting('pg_stat_statements.max', true) IS NOT NULL
-           END AS pgss_loaded
-    FROM (VALUES (1)) AS one (x)
-    LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
-    LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+           pg_catalog.current_setting('lock_timeout') AS lock_timeout,
+           pg_catalog.current_setting('search_path') AS search_path
     OFFSET 0
 ) AS prev;
+
+-- name: probe
+SELECT e.extversion AS pgss_version,
+       n.nspname AS pgss_schema,
+       CASE WHEN e.extversion IS NULL
+            THEN pg_catalog.current_setting('pg_stat_statements.max', true) IS NOT NULL
+       END AS pgss_loaded
+FROM (VALUES (1)) AS one (x)
+LEFT JOIN pg_catalog.pg_extension AS e ON e.extname = 'pg_stat_statements'
+LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace;
 
 -- name: restore
 -- After a committed savepoint: put back the values the caller had.
 SELECT pg_catalog.set_config('statement_timeout', $1, true),
-       pg_catalog.set_config('search_path', $2, true);
+       pg_catalog.set_config('lock_timeout', $2, true),
+       pg_catalog.set_config('search_path', $3, true);
 
 -- name: prepared_statement
 -- Cleanup of a generic plan: is the statement $1 prepared in this session?

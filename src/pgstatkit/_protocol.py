@@ -45,11 +45,15 @@ __all__ = [
     "Cleanup",
     "Context",
     "Operation",
+    "Previous",
     "Query",
     "Result",
     "ServerError",
     "Steps",
     "TxState",
+    "parse_probe",
+    "parse_setup",
+    "probe_query",
     "restore_query",
     "setup_query",
     "translate_error",
@@ -168,8 +172,16 @@ class Operation(Generic[T]):
     pin_search_path: bool = True
 
 
+Previous = tuple[str, str, str]
+"""The caller's (statement_timeout, lock_timeout, search_path), read by the setup."""
+
+
 def setup_query(op: Operation[Any]) -> Query:
-    """The first statement inside the guard: SET LOCAL timeouts, read-only, search_path."""
+    """The first statement inside the guard: SET LOCAL timeouts, read-only, search_path.
+
+    It reads no catalog, so nothing it does can wait for a lock before the timeouts are
+    in effect; :func:`probe_query` follows.
+    """
     return Query(
         _sql.load("session.sql", "setup"),
         (
@@ -180,18 +192,33 @@ def setup_query(op: Operation[Any]) -> Query:
     )
 
 
-def parse_setup(result: Result) -> tuple[Context, tuple[str, str]]:
-    """The :class:`Context` and the caller's previous (statement_timeout, search_path)."""
+def parse_setup(result: Result) -> Previous:
+    """The caller's previous (statement_timeout, lock_timeout, search_path)."""
+    row = dict(zip(result.columns, result.rows[0], strict=True))
+    return (
+        str(row["prev_statement_timeout"]),
+        str(row["prev_lock_timeout"]),
+        str(row["prev_search_path"]),
+    )
+
+
+def probe_query() -> Query:
+    """The guard's second statement: the extension's version and schema (a catalog read,
+    under the timeouts the setup statement set)."""
+    return Query(_sql.load("session.sql", "probe"))
+
+
+def parse_probe(result: Result) -> Context:
+    """The :class:`Context` the probe describes."""
     row = dict(zip(result.columns, result.rows[0], strict=True))
     version = row["pgss_version"]
-    context = Context(
+    return Context(
         pgss_version=parse_version(str(version)) if version is not None else None,
         pgss_schema=str(row["pgss_schema"]) if row["pgss_schema"] is not None else None,
         pgss_loaded=None if row["pgss_loaded"] is None else row["pgss_loaded"] is True,
     )
-    return context, (str(row["prev_statement_timeout"]), str(row["prev_search_path"]))
 
 
-def restore_query(previous: tuple[str, str]) -> Query:
+def restore_query(previous: Previous) -> Query:
     """Put back the caller's settings after a committed savepoint."""
     return Query(_sql.load("session.sql", "restore"), previous)

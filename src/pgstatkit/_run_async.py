@@ -25,7 +25,9 @@ from pgstatkit._protocol import (
     Result,
     Steps,
     TxState,
+    parse_probe,
     parse_setup,
+    probe_query,
     restore_query,
     setup_query,
 )
@@ -86,7 +88,8 @@ async def _steps(
     async def fetch(query: Query) -> Result:
         return await shield.interruptible(session.fetch, marked(query))
 
-    context, previous = parse_setup(await fetch(setup_query(op)))
+    previous = parse_setup(await fetch(setup_query(op)))
+    context = parse_probe(await fetch(probe_query()))
     steps: Steps[T] = op.steps(context)
     try:
         query = next_query(steps, next(steps), cleanups)

@@ -99,6 +99,7 @@ SNAPSHOT = (
     "SELECT current_setting('statement_timeout') || '|' || current_setting('search_path')"
     " || '|' || current_setting('transaction_read_only') || '|'"
     " || (SELECT count(*) FROM pg_prepared_statements WHERE from_sql)::text"
+    " || '|' || current_setting('lock_timeout')"
 )
 
 
@@ -110,6 +111,7 @@ async def test_idle_connection_stays_idle_with_its_settings(
     await raw.begin()
     await raw.value("SELECT set_config('search_path', 'public, pg_catalog', false)")
     await raw.value("SELECT set_config('statement_timeout', '123s', false)")
+    await raw.value("SELECT set_config('lock_timeout', '9s', false)")
     await raw.end(commit=True)
     before = await raw.value(SNAPSHOT)
     await raw.end(commit=False)  # psycopg / SQLAlchemy began a transaction for SNAPSHOT
@@ -119,7 +121,7 @@ async def test_idle_connection_stays_idle_with_its_settings(
 
     assert not raw.in_transaction(), "the call left a transaction open"
     assert await raw.value(SNAPSHOT) == before
-    assert before.startswith("123s|public, pg_catalog|off|0")
+    assert before.startswith("123s|public, pg_catalog|off|0") and before.endswith("|9s")
     await raw.end(commit=False)
 
 
@@ -132,6 +134,7 @@ async def test_callers_transaction_survives_intact(
     await raw.value("CREATE TEMP TABLE caller_work (x int)")
     await raw.value("INSERT INTO caller_work VALUES (42) RETURNING x")
     await raw.value("SELECT set_config('statement_timeout', '77s', true)")
+    await raw.value("SELECT set_config('lock_timeout', '7s', true)")
     before = await raw.value(SNAPSHOT)
 
     await conn_client(name, *args, **kwargs)
@@ -172,7 +175,8 @@ def _probe(*, read_only: bool, pin: bool) -> Operation[str]:
     def steps(ctx: Context) -> Steps[str]:
         result = yield Query(
             "SELECT current_setting('transaction_read_only') || '|' "
-            "|| current_setting('statement_timeout') || '|' || current_setting('search_path')"
+            "|| current_setting('statement_timeout') || '|' || current_setting('lock_timeout') "
+            "|| '|' || current_setting('search_path')"
         )
         return str(result.rows[0][0])
 
@@ -183,9 +187,9 @@ async def test_guard_is_read_only_bounded_and_pinned(pg_server: TestServer) -> N
     async for c in open_client("asyncpg", pg_server.dsn):
         async with open_async(c.source) as session:
             seen = await run_async(session, _probe(read_only=True, pin=True))
-            assert seen == "on|4321ms|pg_catalog, pg_temp"
+            assert seen == "on|4321ms|4321ms|pg_catalog, pg_temp"
             seen = await run_async(session, _probe(read_only=False, pin=False))
-            assert seen == 'off|4321ms|"$user", public'
+            assert seen == 'off|4321ms|4321ms|"$user", public'
     async for c in open_client("psycopg", pg_server.dsn):
         with open_sync(c.source) as sync_session:
             assert run_sync(sync_session, _probe(read_only=True, pin=True)).startswith("on|")

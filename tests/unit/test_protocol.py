@@ -28,7 +28,9 @@ from pgstatkit._protocol import (
     ServerError,
     Steps,
     TxState,
+    parse_probe,
     parse_setup,
+    probe_query,
     restore_query,
     setup_query,
     translate_error,
@@ -169,60 +171,60 @@ def test_extension_ok(version: tuple[int, int]) -> None:
 
 SETUP_COLUMNS = (
     "prev_statement_timeout",
+    "prev_lock_timeout",
     "prev_search_path",
-    "server_version_num",
-    "pgss_version",
-    "pgss_schema",
-    "pgss_loaded",
     "statement_timeout",
+    "lock_timeout",
     "read_only",
     "search_path",
 )
+SETUP_RESULT = Result(
+    SETUP_COLUMNS, [("0", "0", '"$user", public', "5000ms", "5000ms", "on", PINNED_SEARCH_PATH)]
+)
 
 
-def setup_result(
+def probe_result(
     version: str | None = "1.11", schema: str | None = "public", loaded: bool | None = None
 ) -> Result:
-    row = (
-        "0",
-        '"$user", public',
-        170002,
-        version,
-        schema,
-        loaded,
-        "5000ms",
-        "on",
-        PINNED_SEARCH_PATH,
-    )
-    return Result(SETUP_COLUMNS, [row])
+    return Result(("pgss_version", "pgss_schema", "pgss_loaded"), [(version, schema, loaded)])
 
 
 def test_setup_query_parameters() -> None:
     query = setup_query(_operations.slow_queries(timeout_ms=250))
     assert query.params == ("250ms", "on", PINNED_SEARCH_PATH)
     assert "set_config('statement_timeout', $1, true)" in query.sql
+    assert "set_config('lock_timeout', $1, true)" in query.sql
     plan = setup_query(_operations.query_plan("SELECT 1", analyze=True))
     assert plan.params == ("5000ms", None, None)
 
 
+def test_setup_reads_no_catalog() -> None:
+    """The timeouts are set by a statement that reads no table: a catalog read in it would
+    run before they take effect and could wait for a lock without end."""
+    sql = setup_query(_operations.slow_queries()).sql
+    assert "pg_extension" not in sql and "pg_namespace" not in sql
+    assert "pg_extension" in probe_query().sql
+
+
 def test_parse_setup() -> None:
-    context, previous = parse_setup(setup_result("1.10", "monitoring"))
-    assert context == Context((1, 10), "monitoring")
-    assert previous == ("0", '"$user", public')
-    context, _ = parse_setup(setup_result(None, None))
+    assert parse_setup(SETUP_RESULT) == ("0", "0", '"$user", public')
+
+
+def test_parse_probe() -> None:
+    assert parse_probe(probe_result("1.10", "monitoring")) == Context((1, 10), "monitoring")
+    context = parse_probe(probe_result(None, None))
     assert context.pgss_version is None
     assert context.pgss_schema is None
     assert context.pgss_loaded is None
-    context, _ = parse_setup(setup_result(None, None, loaded=False))
-    assert context.pgss_loaded is False
-    context, _ = parse_setup(setup_result(None, None, loaded=True))
-    assert context.pgss_loaded is True
+    assert parse_probe(probe_result(None, None, loaded=False)).pgss_loaded is False
+    assert parse_probe(probe_result(None, None, loaded=True)).pgss_loaded is True
 
 
 def test_restore_query() -> None:
-    query = restore_query(("30s", "app, public"))
-    assert query.params == ("30s", "app, public")
-    assert "set_config('search_path', $2, true)" in query.sql
+    query = restore_query(("30s", "1s", "app, public"))
+    assert query.params == ("30s", "1s", "app, public")
+    assert "set_config('lock_timeout', $2, true)" in query.sql
+    assert "set_config('search_path', $3, true)" in query.sql
 
 
 # ---- driving an operation's steps by hand -----------------------------------------------
@@ -542,11 +544,11 @@ class FakeSession:
         self,
         answers: Mapping[str, Result | Exception],
         state: TxState = TxState.IDLE,
-        setup: Result | None = None,
+        probe: Result | None = None,
     ) -> None:
         self.answers = dict(answers)
         self.state = state
-        self.setup = setup or setup_result()
+        self.probe = probe or probe_result()
         self.log: list[str] = []
         self.guards: list[bool] = []
         self.ends: list[BaseException | None] = []
@@ -563,7 +565,9 @@ class FakeSession:
         sql = _normalized(query.sql.replace(f" {MARKER} ", " ", 1))
         self.log.append(sql)
         if "prev_statement_timeout" in sql:
-            return self.setup
+            return SETUP_RESULT
+        if "pgss_loaded" in sql:
+            return self.probe
         answer = self.answers[sql]
         if isinstance(answer, Exception):
             raise answer
@@ -608,7 +612,7 @@ def test_run_sync_generic_plan() -> None:
     session = FakeSyncSession(_generic_answers(PLAN_RESULT))
     plan = run_sync(session, _operations.query_plan(GENERIC_SQL))
     assert plan.generic
-    assert session.log[1:] == GENERIC_STEPS
+    assert session.log[2:] == GENERIC_STEPS
     assert session.guards == [False]
     assert session.ends == [None]
 
@@ -641,16 +645,16 @@ def test_run_sync_refuses_failed_transaction() -> None:
 
 
 def test_run_sync_missing_extension() -> None:
-    session = FakeSyncSession({}, setup=setup_result(None, None))
+    session = FakeSyncSession({}, probe=probe_result(None, None))
     with pytest.raises(ExtensionNotInstalledError):
         run_sync(session, _operations.slow_queries())
-    assert len(session.log) == 1  # only the setup statement ran
+    assert len(session.log) == 2  # only the setup and probe statements ran
 
 
 async def test_run_async_commit_restores_settings_in_transaction() -> None:
     when = dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)
     reset_sql = 'SELECT "public".pg_stat_statements_reset() AS stats_reset'
-    restore_sql = restore_query(("x", "y")).sql
+    restore_sql = restore_query(("x", "y", "z")).sql
     session = FakeAsyncSession(
         {reset_sql: Result(("stats_reset",), [(when,)]), restore_sql: EMPTY},
         state=TxState.IN_TRANSACTION,

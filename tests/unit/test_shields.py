@@ -31,19 +31,10 @@ from pgstatkit._run import run_async, run_sync
 from pgstatkit._shield import AsyncShield, SyncShield
 
 SETUP = Result(
-    (
-        "prev_statement_timeout",
-        "prev_search_path",
-        "server_version_num",
-        "pgss_version",
-        "pgss_schema",
-        "statement_timeout",
-        "read_only",
-        "search_path",
-        "pgss_loaded",
-    ),
-    [("0", "public", 170000, "1.11", "public", "5000ms", "on", "pg_catalog", None)],
+    ("prev_statement_timeout", "prev_lock_timeout", "prev_search_path"),
+    [("0", "0", "public")],
 )
+PROBE = Result(("pgss_version", "pgss_schema", "pgss_loaded"), [("1.11", "public", None)])
 ROW = Result(("x",), [(1,)])
 
 
@@ -68,7 +59,9 @@ class Recorder:
         self.log.append(what)
         if what in self.fail:
             raise self.fail.pop(what)
-        return SETUP if what.startswith("SELECT prev") else ROW
+        if what.startswith("SELECT prev"):
+            return SETUP
+        return PROBE if what.startswith("SELECT e.extversion") else ROW
 
 
 class SyncRecorder(Recorder):
@@ -112,12 +105,13 @@ def _op() -> Operation[int]:
 
 def _expected(failed: str, at: str) -> list[str]:
     """The log of a call that failed with ``failed`` at statement ``at``."""
-    ran = ["BEGIN", "SETUP", "STEP 1", "STEP 2"]
+    ran = ["BEGIN", "SETUP", "PROBE", "STEP 1", "STEP 2"]
     return [*ran[: ran.index(at) + 1], f"END {failed}", "BEGIN", "UNDO", "END ok"]
 
 
 def _normal(log: list[str]) -> list[str]:
-    return ["SETUP" if x.startswith("SELECT prev") else x for x in log]
+    names = {"SELECT prev": "SETUP", "SELECT e.extversion": "PROBE"}
+    return [next((v for k, v in names.items() if x.startswith(k)), x) for x in log]
 
 
 # ----------------------------------------------------------------------------- runners
@@ -145,6 +139,7 @@ def test_cleanup_runs_when_the_call_succeeds() -> None:
     assert _normal(session.log) == [
         "BEGIN",
         "SETUP",
+        "PROBE",
         "STEP 1",
         "STEP 2",
         "END ok",
