@@ -19,7 +19,7 @@ import asyncio
 import asyncpg
 from _server import server_dsn
 
-from pgstatkit import UnsafeQueryError, stats
+from pgstatkit import StatementRejectedError, UnsafeQueryError, stats
 
 TABLE = "example_asyncpg_orders"
 SETUP = f"""
@@ -94,6 +94,8 @@ async def report(pool: asyncpg.Pool) -> None:
         try:
             plan = await stats.query_plan(pool, q.query or "")
         except UnsafeQueryError:  # hidden text, or a utility statement (CREATE...)
+            continue
+        except StatementRejectedError:  # no generic plan, e.g. generate_series($1, $2)
             continue
         print(f"\n{'Generic plan' if plan.generic else 'Plan'} of {short(plan.query)}:")
         print(f"  {plan.node_type}, cost {plan.startup_cost:.2f}..{plan.total_cost:.2f}")

@@ -19,7 +19,7 @@ import time
 import psycopg
 from _server import server_dsn
 
-from pgstatkit import UnsafeQueryError
+from pgstatkit import StatementRejectedError, UnsafeQueryError
 from pgstatkit.sync import stats
 
 TABLE = "example_psycopg_orders"
@@ -94,6 +94,8 @@ def report(conn: psycopg.Connection) -> None:
         try:
             plan = stats.query_plan(conn, q.query or "")
         except UnsafeQueryError:  # hidden text, or a utility statement (CREATE...)
+            continue
+        except StatementRejectedError:  # no generic plan, e.g. generate_series($1, $2)
             continue
         print(f"\n{'Generic plan' if plan.generic else 'Plan'} of {short(plan.query)}:")
         print(f"  {plan.node_type}, cost {plan.startup_cost:.2f}..{plan.total_cost:.2f}")
