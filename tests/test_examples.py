@@ -57,6 +57,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "sample the rules read: pgstatkit_pg_stat_statements_available 1.0",
         "sample the rules read: pgstatkit_pg_stat_statements_deallocations_total",
     ),
+    "history_lifespan": (
+        "Snapshots taken: ",
+        "GET /history/changes: ",
+        "Collector stopped cleanly.",
+        "Self-test passed.",
+    ),
     "periodic_report": (
         "Report 1 of 2",
         "Report 2 of 2",

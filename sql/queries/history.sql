@@ -388,13 +388,14 @@ ORDER BY s.captured_at, s.id;
 -- name: prune_partitions
 -- STORE. $1 helper schema, $2 keep (seconds): the cutoff (the start of the UTC day
 -- that holds now - keep) and a DROP TABLE for each daily partition wholly before it.
-SELECT c.cutoff, pg_catalog.format('DROP TABLE %I.%I', $1::text, p.relname) AS sql
+SELECT c.cutoff, p.sql
 FROM (
     SELECT pg_catalog.date_trunc('day', (pg_catalog.now() - pg_catalog.make_interval(
                secs => $2::float8)) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS cutoff
 ) AS c
 LEFT JOIN LATERAL (
-    SELECT k.relname::text AS relname
+    SELECT k.relname::text AS relname,
+           pg_catalog.format('DROP TABLE %I.%I', $1::text, k.relname) AS sql
     FROM pg_catalog.pg_inherits AS i
     JOIN pg_catalog.pg_class AS k ON k.oid = i.inhrelid
     WHERE i.inhparent = pg_catalog.to_regclass(

@@ -321,3 +321,49 @@ def test_two_collectors_at_once_never_double_count(shared: Small) -> None:
                 await conn.close()
 
     asyncio.run(main())
+
+
+def test_two_clusters_feed_one_store_exactly_as_each_stores_itself(_pg_pool: Any) -> None:
+    """PostgreSQL 15 and 18, live, into one store (a database of the 18 server): each
+    statement's deltas equal those the target computes storing into itself."""
+    from harness.plugin import server_matrix
+    from harness.servers import ServerUnavailableError
+
+    specs = {spec.id: spec for spec in server_matrix()[0]}
+    if "pg15" not in specs or "pg18" not in specs:
+        pytest.skip("needs the pg15 and pg18 servers of the matrix")
+    try:
+        servers = [_pg_pool.get(specs[i], preload=True, lc_messages=None) for i in ("pg15", "pg18")]
+    except ServerUnavailableError as exc:
+        pytest.skip(str(exc))
+    for server in servers:
+        _databases(server.server, lambda db, s=server: s.dsn_for(dbname=db))
+        with psycopg.connect(server.dsn_for(dbname=TARGET_DB), autocommit=True) as conn:
+            sync_stats.install(conn)
+    store_dsn = servers[1].dsn_for(dbname=STORE_DB)
+    fields = ("calls", "rows", "total_exec_time_ms", "plans", "shared_blks_hit", "wal_bytes")
+    with psycopg.connect(store_dsn, autocommit=True) as store:
+        conns = [psycopg.connect(s.dsn_for(dbname=TARGET_DB), autocommit=True) for s in servers]
+        try:
+            for server, conn in zip(servers, conns, strict=True):
+                sync_history.snapshot(conn, store=store, target=f"fleet-{server.id}")
+                sync_history.snapshot(conn, target="self")
+            for server in servers:
+                server.psql((probe("fleet_probe_j", 12, 5) + ";\n") * 4, dbname=TARGET_DB)
+            for server, conn in zip(servers, conns, strict=True):
+                fleet = sync_history.snapshot(conn, store=store, target=f"fleet-{server.id}")
+                own = sync_history.snapshot(conn, target="self")
+                assert fleet.status == own.status == "complete", (fleet, own)
+                shared_view = sync_history.changes(
+                    store, since=fleet.previous_captured_at, target=f"fleet-{server.id}"
+                )
+                self_view = sync_history.changes(
+                    conn, since=own.previous_captured_at, target="self"
+                )
+                a, b = _entry(shared_view, "fleet_probe_j"), _entry(self_view, "fleet_probe_j")
+                assert (a.calls, a.rows) == (4, 20)
+                assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+                assert a.stddev_exec_time_ms == pytest.approx(b.stddev_exec_time_ms)
+        finally:
+            for conn in conns:
+                conn.close()
