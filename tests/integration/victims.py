@@ -17,6 +17,7 @@ advisory locks, and whether the rows written so far are visible.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import signal
 import sys
@@ -371,6 +372,14 @@ async def check_unchanged(
     """What differs from a connection left as it was found (empty when nothing does)."""
     problems = []
     seen = await observer.seen(pid, victim.kind)
+    # 'active' right after an interrupted call is the driver's cancel request or a pool's
+    # reset query (asyncpg's release is shielded and finishes after the caller's
+    # CancelledError) still running; the caller's next use of the source waits for it.
+    # It settles; what is left behind ('idle in transaction', a lock) does not.
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while seen.state == "active" and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+        seen = await observer.seen(pid, victim.kind)
     if seen.state != "idle":
         problems.append(f"server: backend {pid} is {seen.state!r}, not 'idle'")
     if seen.advisory_locks != locks:
