@@ -323,7 +323,9 @@ def test_two_collectors_at_once_never_double_count(shared: Small) -> None:
     asyncio.run(main())
 
 
-def test_two_clusters_feed_one_store_exactly_as_each_stores_itself(_pg_pool: Any) -> None:
+def test_two_clusters_feed_one_store_exactly_as_each_stores_itself(
+    _pg_pool: Any,  # noqa: PT019 - the harness pool, used for its servers
+) -> None:
     """PostgreSQL 15 and 18, live, into one store (a database of the 18 server): each
     statement's deltas equal those the target computes storing into itself."""
     from harness.plugin import server_matrix
