@@ -93,3 +93,34 @@ LIMIT $1;
 -- pg_stat_statements evicted its least-executed entries since its last reset
 -- (pg_stat_statements_info, 1.9+; the caller checks the version).
 SELECT dealloc FROM {{schema}}.pg_stat_statements_info;
+
+-- name: statement_counters
+-- The pytest plugin's per-test delta (pgstatkit.pytest_plugin): the cumulative counters
+-- of every statement of the current database, one row per (queryid, toplevel) summed
+-- over roles, WITHOUT texts: pg_stat_statements(false) does not read the query text
+-- file, so two reads per test stay cheap. {{toplevel}} is p.toplevel (1.9+) or
+-- NULL::bool (1.8); {{schema}} the extension's quoted schema.
+SELECT p.queryid,
+       {{toplevel}} AS toplevel,
+       pg_catalog.sum(p.calls)::int8 AS calls,
+       pg_catalog.sum(p.rows)::int8 AS rows,
+       pg_catalog.sum(p.shared_blks_hit)::int8 AS shared_blks_hit,
+       pg_catalog.sum(p.shared_blks_read)::int8 AS shared_blks_read,
+       pg_catalog.sum(p.total_exec_time)::float8 AS total_exec_time_ms,
+       pg_catalog.sum(p.total_plan_time)::float8 AS total_plan_time_ms,
+       NULL::text AS query
+FROM {{schema}}.pg_stat_statements(false) AS p
+WHERE p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
+                WHERE db.datname = pg_catalog.current_database())
+  AND p.queryid IS NOT NULL
+GROUP BY 1, 2;
+
+-- name: statement_texts
+-- $1 queryids (int8[]): one text per queryid of the current database (the plugin asks
+-- only for statements it has not seen yet).
+SELECT p.queryid, pg_catalog.min(p.query) AS query
+FROM {{schema}}.pg_stat_statements(true) AS p
+WHERE p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
+                WHERE db.datname = pg_catalog.current_database())
+  AND p.queryid = ANY ($1::int8[])
+GROUP BY p.queryid;

@@ -27,6 +27,7 @@ from pgstatkit.models import (
     QueryStat,
     SetupFinding,
     SetupReport,
+    StatementCounters,
     StatementTotals,
     TableStatistics,
 )
@@ -195,6 +196,25 @@ describe(
         "shared_blks_read": "blocks, summed",
         "temp_blks_written": "blocks, summed",
         "query": "one of the entries' texts, only when texts were asked for",
+    },
+)
+
+describe(
+    StatementCounters,
+    "pg_stat_statements",
+    {
+        "queryid": F("the statement's hash id (a signed 64-bit integer)", id64=True),
+        "toplevel": F(
+            "whether run directly by a client (`False`: inside a function, with `pg_stat_statements.track = all`)",
+            since="1.9",
+        ),
+        "calls": "count: executions, summed over roles (in the plugin: during the test)",
+        "rows": "count: rows returned or affected",
+        "shared_blks_hit": "blocks found in shared buffers",
+        "shared_blks_read": "blocks read into shared buffers (from the OS)",
+        "total_exec_time_ms": "ms of execution",
+        "total_plan_time_ms": "ms of planning (0 unless `pg_stat_statements.track_planning` is on)",
+        "query": "the statement's text (the first one `pg_stat_statements` kept for the queryid); `None` when not looked up or no longer there",
     },
 )
 

@@ -26,6 +26,7 @@ from pgstatkit.models import (
     IndexUsage,
     QueryPlan,
     QueryStat,
+    StatementCounters,
     StatementTotals,
     TableStatistics,
 )
@@ -44,6 +45,8 @@ __all__ = [
     "reset_statement",
     "slow_queries",
     "statement_deallocations",
+    "statement_counters",
+    "statement_texts",
     "statement_totals",
     "table_statistics",
     "top_queries_by_total_time",
@@ -258,6 +261,46 @@ def statement_deallocations(*, timeout_ms: object = None) -> Operation[int | Non
         return int(str(result.rows[0][0]))
 
     return Operation("statement_deallocations", steps, _validate.timeout_ms(timeout_ms))
+
+
+def statement_counters(*, timeout_ms: object = None) -> Operation[list[StatementCounters]]:
+    """The cumulative counters of every statement of the current database, without texts
+    (two of these make the pytest plugin's per-test delta: never a reset)."""
+
+    def steps(ctx: Context) -> Steps[list[StatementCounters]]:
+        version, schema = ctx.require_pg_stat_statements()
+        sql = _sql.render(
+            _sql.load("statements.sql", "statement_counters"),
+            schema=_sql.quote_ident(schema),
+            toplevel="p.toplevel" if version >= (1, 9) else "NULL::bool",
+        )
+        result = yield Query(sql)
+        return parse_rows(StatementCounters, result)
+
+    return Operation("statement_counters", steps, _validate.timeout_ms(timeout_ms))
+
+
+def statement_texts(queryids: object, *, timeout_ms: object = None) -> Operation[dict[int, str]]:
+    """The texts of the given queryids in the current database (those still there)."""
+    if isinstance(queryids, str | bytes) or not isinstance(queryids, Sequence):
+        raise InvalidArgumentError(
+            f"queryids must be a sequence of queryids, got {type(queryids).__name__}"
+        )
+    ids = [_validate.queryid(q) for q in queryids]
+    if None in ids:
+        raise InvalidArgumentError("queryids must not contain None")
+
+    def steps(ctx: Context) -> Steps[dict[int, str]]:
+        _, schema = ctx.require_pg_stat_statements()
+        if not ids:
+            return {}
+        sql = _sql.render(
+            _sql.load("statements.sql", "statement_texts"), schema=_sql.quote_ident(schema)
+        )
+        result = yield Query(sql, (ids,))
+        return {int(cast(int, qid)): str(text) for qid, text in result.rows if text is not None}
+
+    return Operation("statement_texts", steps, _validate.timeout_ms(timeout_ms))
 
 
 def database_statistics(*, timeout_ms: object = None) -> Operation[DatabaseStatistics]:

@@ -24,6 +24,7 @@ __all__ = [
     "QueryStat",
     "SetupFinding",
     "SetupReport",
+    "StatementCounters",
     "StatementTotals",
     "TableStatistics",
 ]
@@ -160,6 +161,32 @@ class StatementTotals(_Model):
     shared_blks_read: int
     temp_blks_written: int
     query: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementCounters(_Model):
+    """The counters of one statement of the current database, for the pytest plugin.
+
+    One ``(queryid, toplevel)``, summed over roles. As read from the server the
+    counters are cumulative; the plugin's per-test results are the difference between
+    two reads (never a reset). ``query`` is ``None`` until the text is looked up (the
+    counters are read without texts).
+    """
+
+    queryid: int
+    toplevel: bool | None
+    calls: int
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    total_exec_time_ms: float
+    total_plan_time_ms: float
+    query: str | None
+
+    @property
+    def shared_blks(self) -> int:
+        """Shared blocks touched: hit plus read."""
+        return self.shared_blks_hit + self.shared_blks_read
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +401,7 @@ class SetupReport(_Model):
 for _cls in (
     QueryStat,
     StatementTotals,
+    StatementCounters,
     DatabaseStatistics,
     TableStatistics,
     IndexUsage,

@@ -15,7 +15,7 @@ import pgstatkit
 
 PACKAGE = Path(pgstatkit.__file__).resolve().parent
 DRIVERS = ("asyncpg", "psycopg", "psycopg_pool", "sqlalchemy")
-ALLOWED_DIRS = ("adapters", "cli")
+ALLOWED_DIRS = ("adapters", "cli", "pytest_plugin")
 STDLIB_ONLY_DIRS = ("testing",)
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 
@@ -91,6 +91,7 @@ def test_importing_the_api_loads_no_driver() -> None:
         "import json, sys\n"
         "import pgstatkit, pgstatkit.stats, pgstatkit.sync.stats, pgstatkit.models\n"
         "import pgstatkit.errors, pgstatkit.testing, pgstatkit.adapters\n"
+        "import pgstatkit.pytest_plugin, pgstatkit.pytest_plugin._tracker\n"
         f"drivers = {DRIVERS!r}\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in drivers)))\n"
     )
