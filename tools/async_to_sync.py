@@ -152,6 +152,22 @@ TWINS: tuple[Twin, ...] = (
     ),
     Twin("pgstatkit/stats.py", "pgstatkit/sync/stats.py", ((_STATS_ASYNC, _STATS_SYNC),)),
     Twin("pgstatkit/history.py", "pgstatkit/sync/history.py", ((_HISTORY_ASYNC, _HISTORY_SYNC),)),
+    Twin(
+        "pgstatkit/advisor.py",
+        "pgstatkit/sync/advisor.py",
+        (
+            (
+                "Async API (the source; :mod:`pgstatkit.sync.advisor` is its generated "
+                "blocking twin)::",
+                "Blocking API (generated from :mod:`pgstatkit.advisor`: do not edit)::",
+            ),
+            ("    from pgstatkit import advisor", "    from pgstatkit.sync import advisor"),
+            (
+                "in await advisor.suggest_indexes(conn):",
+                "in advisor.suggest_indexes(conn):",
+            ),
+        ),
+    ),
 )
 """Every generated module, with the async module it is made from."""
 

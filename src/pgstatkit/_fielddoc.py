@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pgstatkit.models import (
     DatabaseStatistics,
+    HelpedStatement,
+    IndexSuggestion,
     IndexUsage,
     QueryPlan,
     QueryStat,
@@ -351,5 +353,40 @@ describe(
     None,
     {
         "findings": "every check, in a fixed order: `SetupFinding` objects",
+    },
+)
+
+describe(
+    HelpedStatement,
+    None,
+    {
+        "fingerprint": "the query fingerprint (16 hex digits, `pgstatkit.fingerprints.fingerprint`) of the statement; its `pg_stat_statements` entries are summed",
+        "queryid": F(
+            "`pg_stat_statements` queryid of the fingerprint's heaviest entry; `None` when hidden",
+            id64=True,
+        ),
+        "query": "the normalized text of that entry (`$1` placeholders)",
+        "calls": "executions since `pg_stat_statements` was reset, all entries of the fingerprint",
+        "mean_exec_time_ms": "ms, calls-weighted mean execution time",
+        "plan_cost_before": "planner cost units of the generic plan without the index; `None` when not validated (no hypopg)",
+        "plan_cost_after": "planner cost units of the generic plan with the hypothetical index; `None` when not validated",
+        "cost_reduction_ratio": "0..1: 1 - after / before (validated), else the `pg_stats` estimate (docs/advisor.md)",
+        "time_saved_ms_per_day": "ms per day this index saves this statement beyond the suggestions listed before it: calls per day x mean time x cost reduction",
+    },
+)
+
+describe(
+    IndexSuggestion,
+    None,
+    {
+        "schema": "schema of the table",
+        "table": "the table to index",
+        "columns": "the index's key columns in order: equality columns first, then one range or sort column",
+        "create_statement": '`CREATE INDEX CONCURRENTLY ON "schema"."table" USING btree ("a", "b")`, identifiers quoted; pgstatkit never runs it',
+        "estimated_size_bytes": "bytes: hypopg's estimate when validated, else from `pg_stats` (row count x key widths)",
+        "time_saved_ms_per_day": "ms per day saved over the statements it helps (each counted once, beyond the suggestions listed before it)",
+        "write_overhead_ms_per_day": "ms per day the index would cost the table's inserts and non-HOT updates (10 us a row, at the rate since the table statistics were reset)",
+        "validated": "the costs come from plans with a hypothetical index (hypopg); `False`: ranked by the `pg_stats` estimate only",
+        "statements": "the statements it helps: `HelpedStatement` objects, the most time saved first",
     },
 )

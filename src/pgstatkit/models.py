@@ -19,6 +19,8 @@ from pgstatkit import _sql
 
 __all__ = [
     "DatabaseStatistics",
+    "HelpedStatement",
+    "IndexSuggestion",
     "IndexUsage",
     "QueryPlan",
     "QueryStat",
@@ -411,3 +413,45 @@ for _cls in (
 ):
     _register(_cls)
 del _cls
+
+
+@dataclass(frozen=True, slots=True)
+class HelpedStatement(_Model):
+    """A statement an :class:`IndexSuggestion` helps (the entries of one query
+    fingerprint, summed), with its plan cost before and after the index."""
+
+    fingerprint: str
+    queryid: int | None
+    query: str
+    calls: int
+    mean_exec_time_ms: float
+    plan_cost_before: float | None
+    plan_cost_after: float | None
+    cost_reduction_ratio: float
+    time_saved_ms_per_day: float
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSuggestion(_Model):
+    """An index :func:`pgstatkit.advisor.suggest_indexes` suggests (never creates)."""
+
+    schema: str
+    table: str
+    columns: tuple[str, ...]
+    create_statement: str
+    estimated_size_bytes: int
+    time_saved_ms_per_day: float
+    write_overhead_ms_per_day: float
+    validated: bool
+    statements: tuple[HelpedStatement, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (the statements as dicts, columns a list)."""
+        found = {name: getattr(self, name) for name in type(self)._FIELD_NAMES}
+        found["columns"] = list(self.columns)
+        found["statements"] = [s.to_dict() for s in self.statements]
+        return found
+
+
+for _model in (HelpedStatement, IndexSuggestion):
+    _register(_model)

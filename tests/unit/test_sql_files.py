@@ -34,6 +34,7 @@ BLOCKS = _blocks()
 
 def test_expected_files_and_blocks() -> None:
     assert _sql_files() == [
+        "advisor.sql",
         "catalog.sql",
         "history.sql",
         "install.sql",

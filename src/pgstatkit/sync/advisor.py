@@ -1,0 +1,86 @@
+# Generated from src/pgstatkit/advisor.py by tools/async_to_sync.py: do not edit.
+"""The index advisor: indexes that would save the workload the most time.
+
+Blocking API (generated from :mod:`pgstatkit.advisor`: do not edit)::
+
+    from pgstatkit.sync import advisor
+    for suggestion in advisor.suggest_indexes(conn):
+        print(suggestion.create_statement, suggestion.time_saved_ms_per_day)
+
+Needs the ``advisor`` extra (``pip install "pgstatkit[advisor]"``). docs/advisor.md
+describes the algorithm, its limits and how to read a suggestion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pgstatkit import _advise
+from pgstatkit._run import run_sync
+from pgstatkit.adapters import open_sync
+from pgstatkit.models import IndexSuggestion
+
+__all__ = ["suggest_indexes"]
+
+
+def suggest_indexes(
+    conn: Any,
+    *,
+    statements: int = 100,
+    max_indexes: int = 5,
+    max_bytes: int | None = None,
+    min_table_rows: int = 1000,
+    min_cost_reduction_ratio: float = 0.2,
+    validate: bool = True,
+    timeout_ms: float | None = None,
+) -> list[IndexSuggestion]:
+    """Suggest indexes for the statements that cost the most time; create none.
+
+    The ``statements`` statements (query fingerprints) with the most execution time
+    since ``pg_stat_statements`` was last reset are parsed; their equality and range
+    predicates, join keys and ``ORDER BY ... LIMIT`` columns make candidate btree
+    indexes (equality columns first, then one range or sort column). Candidates an
+    existing valid index serves as a prefix, on tables under ``min_table_rows`` rows,
+    or on columns no btree helps for the operator (``LIKE '%x%'``, a function of the
+    column) are skipped. With the hypopg extension created in the database (and
+    ``validate``), each candidate is a hypothetical index of this call's session and
+    the statements' generic plans are compared with and without it; without it, a
+    documented estimate from ``pg_stats`` ranks them and the suggestions are marked
+    ``validated=False``. A greedy, workload-wide selection then keeps the indexes that
+    save the most time per day (an index serving several statements counts once), less
+    their write overhead, within ``max_indexes`` and ``max_bytes``.
+
+    Read-only: never creates an index. Every statement is bounded by the statement
+    timeout; the hypothetical indexes and the prepared statement it makes are removed
+    whatever ends the call, a cancellation included. The statements are explained
+    with the connection's ``search_path``.
+
+    Args:
+        statements: how many of the top statements to examine, 1 to 10,000.
+        max_indexes: at most this many suggestions, 1 to 100.
+        max_bytes: at most this many bytes of estimated index size in total (None: no
+            limit); from 8192.
+        min_table_rows: tables with fewer rows (``pg_class.reltuples``) are skipped.
+        min_cost_reduction_ratio: a statement counts as helped when its plan cost
+            drops by at least this fraction, 0 to 1.
+        validate: use hypopg when the database has it.
+        timeout_ms: statement timeout of each statement of the call (default 5000 ms).
+
+    Raises:
+        ExtraNotInstalledError: ``pglast`` is missing (nothing was sent).
+        InvalidArgumentError: an argument is out of range (nothing was sent).
+        ExtensionNotInstalledError: ``pg_stat_statements`` is not usable (and the other
+            extension errors of :mod:`pgstatkit.errors`).
+        StatementTimeoutError: a statement ran out of ``timeout_ms``.
+    """
+    op = _advise.index_suggestions(
+        statements=statements,
+        max_indexes=max_indexes,
+        max_bytes=max_bytes,
+        min_table_rows=min_table_rows,
+        min_cost_reduction_ratio=min_cost_reduction_ratio,
+        validate=validate,
+        timeout_ms=timeout_ms,
+    )
+    with open_sync(conn) as session:
+        return run_sync(session, op)
