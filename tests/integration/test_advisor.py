@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -117,6 +118,9 @@ def hypopg_available(server: TestServer) -> bool:
 
 @pytest.fixture(scope="session")
 def advisor_server(pg_server: TestServer) -> TestServer:
+    if pg_server.major == 15 and os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        # .ci/run installs Debian's postgresql-15-hypopg: the validated path must run
+        assert hypopg_available(pg_server), "hypopg missing on the Debian pg15 cluster"
     if pg_server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB}'") != "1":
         pg_server.psql(f"CREATE DATABASE {DB}", dbname="postgres")
         try:
