@@ -63,6 +63,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "Collector stopped cleanly.",
         "Self-test passed.",
     ),
+    "history_report": (
+        "regression: queryid ",
+        "mean_exec_time_ms",
+        "example_report_probe",
+        "Database trends",
+        "HTML report with ",
+    ),
     "periodic_report": (
         "Report 1 of 2",
         "Report 2 of 2",

@@ -121,6 +121,26 @@ _HISTORY_SYNC = """History, blocking: ``from pgstatkit.sync import history``.
 Generated from :mod:`pgstatkit.history` by ``tools/async_to_sync.py``: do not edit. The
 async twin has the same names and keyword arguments."""
 
+_REGRESSIONS_ASYNC = """Regressions, async: ``from pgstatkit import regressions``.
+
+The blocking twin, :mod:`pgstatkit.sync.regressions`, has the same names and keyword
+arguments."""
+
+_REGRESSIONS_SYNC = """Regressions, blocking: ``from pgstatkit.sync import regressions``.
+
+Generated from :mod:`pgstatkit.regressions` by ``tools/async_to_sync.py``: do not edit.
+The async twin has the same names and keyword arguments."""
+
+_REPORT_ASYNC = """History reports, async: ``from pgstatkit import history_report``.
+
+The blocking twin, :mod:`pgstatkit.sync.history_report`, has the same names and keyword
+arguments."""
+
+_REPORT_SYNC = """History reports, blocking: ``from pgstatkit.sync import history_report``.
+
+Generated from :mod:`pgstatkit.history_report` by ``tools/async_to_sync.py``: do not
+edit. The async twin has the same names and keyword arguments."""
+
 _GENERATED_HERE = f"is generated from this module by\n``{TOOL}``: edit this one, then run the tool."
 
 TWINS: tuple[Twin, ...] = (
@@ -167,6 +187,16 @@ TWINS: tuple[Twin, ...] = (
                 "in advisor.suggest_indexes(conn):",
             ),
         ),
+    ),
+    Twin(
+        "pgstatkit/regressions.py",
+        "pgstatkit/sync/regressions.py",
+        ((_REGRESSIONS_ASYNC, _REGRESSIONS_SYNC),),
+    ),
+    Twin(
+        "pgstatkit/history_report.py",
+        "pgstatkit/sync/history_report.py",
+        ((_REPORT_ASYNC, _REPORT_SYNC),),
     ),
 )
 """Every generated module, with the async module it is made from."""

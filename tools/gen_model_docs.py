@@ -29,7 +29,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from pgstatkit import _fielddoc, _history, checks, reports  # noqa: E402, F401 - every model
+from pgstatkit import _fielddoc, _history, checks, history_report, reports  # noqa: E402, F401
 
 BLOCK = re.compile(r"(<!-- fields: (\w+) -->\n)(.*?)(<!-- /fields -->)", re.DOTALL)
 

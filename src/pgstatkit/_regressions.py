@@ -29,6 +29,7 @@ __all__ = [
     "RegressionReport",
     "Thresholds",
     "detect",
+    "periods",
     "welch",
 ]
 
@@ -706,6 +707,78 @@ def detect(
         tuple(new),
         tuple(jumps),
         tuple(_notes(win, base_periods)),
+    )
+
+
+# ------------------------------------------------------------------------ arguments
+
+DEFAULT_WINDOW = _dt.timedelta(hours=1)
+DEFAULT_BASELINE_DAYS = 7
+_MAX_PERIODS = 100
+
+
+def _bounds(value: object, name: str, now: _dt.datetime) -> tuple[_dt.datetime, _dt.datetime]:
+    if isinstance(value, _dt.timedelta):
+        if value <= _dt.timedelta(0):
+            raise InvalidArgumentError(f"{name} must be a positive timedelta, got {value!r}")
+        return now - value, now
+    if isinstance(value, tuple) and len(value) == 2:
+        since, until = value
+        for bound, what in ((since, "since"), (until, "until")):
+            if not isinstance(bound, _dt.datetime) or bound.utcoffset() is None:
+                raise InvalidArgumentError(
+                    f"{name}: its {what} must be a datetime with a time zone, got {bound!r}"
+                )
+        if since >= until:
+            raise InvalidArgumentError(f"{name}: since ({since}) must be before until ({until})")
+        return since, until
+    raise InvalidArgumentError(
+        f"{name} must be a timedelta (the last ...) or a (since, until) tuple of datetimes "
+        f"with a time zone, got {type(value).__name__} {value!r}"
+    )
+
+
+def periods(
+    window: object, baseline: object, now: _dt.datetime
+) -> tuple[tuple[_dt.datetime, _dt.datetime], list[tuple[_dt.datetime, _dt.datetime]]]:
+    """The window and the baseline periods from the arguments of ``regressions()``.
+
+    ``window``: a timedelta (the last ...) or (since, until). ``baseline``: ``None``
+    (the window shifted back by 1 to 7 days: the same hour on the 7 days before), an
+    int n (the same, n days), a timedelta (the period of that length right before the
+    window) or a list of (since, until).
+
+    Raises:
+        InvalidArgumentError: anything else, overlapping the window, or more than 100
+            periods.
+    """
+    start, end = _bounds(window, "window", now)
+    if baseline is None or (isinstance(baseline, int) and not isinstance(baseline, bool)):
+        days = DEFAULT_BASELINE_DAYS if baseline is None else baseline
+        assert isinstance(days, int)
+        if not 1 <= days <= _MAX_PERIODS:
+            raise InvalidArgumentError(f"baseline must be 1 to {_MAX_PERIODS} days, got {days}")
+        shift = [_dt.timedelta(days=d) for d in range(1, days + 1)]
+        return (start, end), [(start - s, end - s) for s in shift]
+    if isinstance(baseline, _dt.timedelta):
+        if baseline <= _dt.timedelta(0):
+            raise InvalidArgumentError(f"baseline must be a positive timedelta, got {baseline!r}")
+        return (start, end), [(start - baseline, start)]
+    if (
+        isinstance(baseline, list | tuple)
+        and baseline
+        and not isinstance(baseline[0], _dt.datetime)
+    ):
+        if len(baseline) > _MAX_PERIODS:
+            raise InvalidArgumentError(f"baseline: at most {_MAX_PERIODS} periods")
+        found = [_bounds(p, f"baseline[{i}]", now) for i, p in enumerate(baseline)]
+        for i, (since, until) in enumerate(found):
+            if since < end and until > start:
+                raise InvalidArgumentError(f"baseline[{i}] overlaps the window")
+        return (start, end), found
+    raise InvalidArgumentError(
+        "baseline must be None (the same hour on the 7 days before), a number of days, a "
+        f"timedelta (the period right before the window) or a list of (since, until); got {baseline!r}"
     )
 
 

@@ -215,7 +215,7 @@ def sparkline(values: Sequence[float | None]) -> str:
 TRENDS: tuple[
     tuple[str, Callable[[TrendPoint], float | None], Callable[[float | None], str]], ...
 ] = (
-    ("time in statements per interval", lambda p: p.active_time_ms, _ms),
+    ("time in statements per interval (ms)", lambda p: p.active_time_ms, _ms),
     ("cache hit ratio", lambda p: p.cache_hit_ratio, _pct),
     ("commits per interval", lambda p: None if p.commits is None else float(p.commits), _num),
     ("rollbacks per interval", lambda p: None if p.rollbacks is None else float(p.rollbacks), _num),
@@ -443,6 +443,9 @@ def charts(report: HistoryReport) -> dict[str, bytes]:
         ExtraNotInstalledError: matplotlib is not installed (the ``reports`` extra).
     """
     plt = _pyplot()
+    import importlib
+
+    dates: Any = importlib.import_module("matplotlib.dates")
     images: dict[str, bytes] = {}
 
     def save(name: str, fig: Any) -> None:
@@ -465,7 +468,9 @@ def charts(report: HistoryReport) -> dict[str, bytes]:
             ax.axvline(t, color="red", alpha=0.4, linewidth=1)
         ax.set_title(label)
         ax.grid(alpha=0.3)
-        fig.autofmt_xdate()
+        locator = dates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
         save(f"trend{n}", fig)
     regs = report.regressions.regressions[:8] if report.regressions is not None else ()
     if regs:

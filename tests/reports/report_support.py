@@ -124,7 +124,9 @@ def smtp_server(directory: Path, *, user: str, password: str) -> Iterator[Mailbo
             box.messages.append(envelope.original_content or envelope.content)
             return "250 OK"
 
-    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         ok = isinstance(auth_data, LoginPassword) and (
             auth_data.login.decode() == user and auth_data.password.decode() == password
         )

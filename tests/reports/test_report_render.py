@@ -39,8 +39,10 @@ def test_text_report_has_sparklines_and_escapes_terminal_controls() -> None:
     text = render_text(synthetic_report())
     assert "\x1b" not in text
     assert "\\x1b" in text or "\\u001b" in text or "␛" in text
-    assert re.search(r"time in statements per interval: [▁▂▃▄▅▆▇█]{24}", text), text
-    assert "queryid 11" in text and "mean_exec_time_ms" in text and "shared_blks_hit_per_call" in text
+    assert re.search(r"time in statements per interval \(ms\): [▁▂▃▄▅▆▇█]{24}", text), text
+    assert (
+        "queryid 11" in text and "mean_exec_time_ms" in text and "shared_blks_hit_per_call" in text
+    )
     assert "lossy" in text and "Interval flags" in text
     assert "Health" in text and "Index suggestions" not in text  # the advisor is absent here
 

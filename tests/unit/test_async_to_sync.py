@@ -52,6 +52,8 @@ def test_the_generated_modules() -> None:
         "pgstatkit/sync/stats.py",
         "pgstatkit/sync/history.py",
         "pgstatkit/sync/advisor.py",
+        "pgstatkit/sync/regressions.py",
+        "pgstatkit/sync/history_report.py",
     }
     for twin in tool.TWINS:
         text = twin.target_path.read_text(encoding="utf-8")

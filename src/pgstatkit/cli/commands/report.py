@@ -14,6 +14,7 @@ from pgstatkit.cli._connect import blocking_api, connect, run_operation
 from pgstatkit.cli._errors import extension_message
 from pgstatkit.cli._options import add_param, add_schema
 from pgstatkit.cli._output import Out
+from pgstatkit.cli.commands import _history_report
 from pgstatkit.cli.commands._command import Command
 from pgstatkit.cli.commands.listing import show
 
@@ -32,6 +33,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     add_schema(p, "pgstatkit's helper schema, for the setup check (default pgstatkit)")
     for param in reports.STATEMENT_SCOPE:
         add_param(p, param)
+    _history_report.add_arguments(p)
 
 
 def _section(
@@ -95,6 +97,9 @@ def build_report(
 
 
 def _run(args: argparse.Namespace, out: Out) -> int:
+    if args.since is not None:
+        return _history_report.run(args, out)
+    _history_report.refuse_history_options(args)
     blocking_api()
     with connect(args) as conn:
         lines, code = build_report(
@@ -119,7 +124,8 @@ def _run(args: argparse.Namespace, out: Out) -> int:
 
 COMMAND = Command(
     "report",
-    "everything in one view: setup check, database, queries, tables, indexes",
+    "everything in one view: setup check, database, queries, tables, indexes; with "
+    "--since, the report of a period of history (HTML, email)",
     _add_arguments,
     _run,
 )
