@@ -82,11 +82,16 @@ FROM pg_catalog.pg_stat_user_tables AS t
 CROSS JOIN LATERAL pg_catalog.to_jsonb(t) AS j
 LEFT JOIN pg_catalog.pg_statio_user_tables AS io ON io.relid = t.relid
 WHERE $2::bool
-   OR NOT (t.relname = ANY ($3::text[])
-           AND EXISTS (SELECT FROM pg_catalog.pg_class AS c
-                       JOIN pg_catalog.pg_class AS meta ON meta.relnamespace = c.relnamespace
-                       WHERE c.oid = t.relid AND meta.relname = ($3::text[])[1]
-                         AND meta.relkind = 'r'))
+   OR NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                  JOIN pg_catalog.pg_class AS meta ON meta.relnamespace = c.relnamespace
+                  WHERE c.oid = t.relid AND meta.relname = ($3::text[])[1]
+                    AND meta.relkind = 'r'
+                    AND (c.relname = ANY ($3::text[])
+                         OR EXISTS (SELECT FROM pg_catalog.pg_inherits AS h
+                                    JOIN pg_catalog.pg_class AS parent
+                                      ON parent.oid = h.inhparent
+                                    WHERE h.inhrelid = c.oid
+                                      AND parent.relname = ANY ($3::text[]))))
 ORDER BY {{order_by}}
 LIMIT $1;
 
@@ -111,10 +116,15 @@ FROM pg_catalog.pg_stat_user_indexes AS i
 JOIN pg_catalog.pg_index AS x ON x.indexrelid = i.indexrelid
 CROSS JOIN LATERAL pg_catalog.to_jsonb(i) AS j
 WHERE $2::bool
-   OR NOT (i.relname = ANY ($3::text[])
-           AND EXISTS (SELECT FROM pg_catalog.pg_class AS c
-                       JOIN pg_catalog.pg_class AS meta ON meta.relnamespace = c.relnamespace
-                       WHERE c.oid = i.relid AND meta.relname = ($3::text[])[1]
-                         AND meta.relkind = 'r'))
+   OR NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                  JOIN pg_catalog.pg_class AS meta ON meta.relnamespace = c.relnamespace
+                  WHERE c.oid = i.relid AND meta.relname = ($3::text[])[1]
+                    AND meta.relkind = 'r'
+                    AND (c.relname = ANY ($3::text[])
+                         OR EXISTS (SELECT FROM pg_catalog.pg_inherits AS h
+                                    JOIN pg_catalog.pg_class AS parent
+                                      ON parent.oid = h.inhparent
+                                    WHERE h.inhrelid = c.oid
+                                      AND parent.relname = ANY ($3::text[]))))
 ORDER BY unused DESC, i.idx_scan ASC, size_bytes DESC, schema, "table", index
 LIMIT $1;

@@ -19,7 +19,8 @@ Statements
 Objects
     :data:`OWN_TABLES` are the tables pgstatkit's ``install`` creates in its helper
     schema; :func:`pgstatkit._operations.table_statistics` and ``index_usage`` leave out
-    a table of that name (and its indexes) when its schema holds ``pgstatkit_meta``,
+    a table of that name, or a partition of one (history's daily partitions), and their
+    indexes when its schema holds ``pgstatkit_meta``,
     pgstatkit's ownership record. A user's tables in the same schema stay listed. The
     helper views are not in the table statistics at all.
 """
@@ -33,8 +34,18 @@ __all__ = ["MARKER", "OWN_TABLES", "mark", "statement_filter"]
 MARKER = "/* pgstatkit:internal */"
 """The comment in every statement pgstatkit sends."""
 
-OWN_TABLES: tuple[str, ...] = ("pgstatkit_meta",)
-"""Tables install creates in the helper schema (the first is the ownership record)."""
+OWN_TABLES: tuple[str, ...] = (
+    "pgstatkit_meta",
+    "history_targets",
+    "history_snapshots",
+    "history_statements",
+    "history_state",
+    "history_texts",
+    "history_names",
+    "history_databases",
+)
+"""Tables the schema migrations create in the helper schema (the first is the ownership
+record); a unit test checks that every ``CREATE TABLE`` of ``sql/schema`` is here."""
 
 # Leading whitespace, comments (block comments nest in PostgreSQL) and parentheses.
 _SPACE_OR_LINE_COMMENT = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|\()*")

@@ -78,3 +78,19 @@ def test_statement_filter_is_fixed_sql() -> None:
     assert statement_filter("p.query") == (
         "(pg_catalog.strpos(p.query, '/* pgstatkit:internal */') > 0) IS NOT TRUE"
     )
+
+
+def test_every_table_of_the_schema_migrations_is_an_own_table() -> None:
+    """A table a migration creates is left out of the table and index listings by
+    default: ``OWN_TABLES`` names every ``CREATE TABLE`` of ``sql/schema``."""
+    from pgstatkit._own import OWN_TABLES
+
+    schema_dir = Path(__file__).resolve().parents[2] / "sql" / "schema"
+    created = {
+        m.group(1)
+        for path in schema_dir.glob("[0-9]*.sql")
+        for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?@schema@\.(\w+)", path.read_text())
+    }
+    assert created, schema_dir
+    assert created <= set(OWN_TABLES), sorted(created - set(OWN_TABLES))
+    assert OWN_TABLES[0] == "pgstatkit_meta"
