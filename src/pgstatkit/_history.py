@@ -683,6 +683,11 @@ def _aware(value: object, name: str) -> _dt.datetime:
     return value
 
 
+def now() -> _dt.datetime:
+    """The current time, zone-aware (UTC)."""
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
 def window(since: object, until: object, now: _dt.datetime) -> tuple[_dt.datetime, _dt.datetime]:
     """(since, until): each a zone-aware datetime, or a timedelta before ``now``; until
     ``None`` is ``now``. Raises InvalidArgumentError when since is not before until."""

@@ -23,10 +23,11 @@ line and the HTTP routes.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, get_args, get_origin
 
-from pgstatkit import _doctor, _validate
+from pgstatkit import _doctor, _history, _validate
 from pgstatkit import _operations as _ops
 from pgstatkit._display import (
     INDEX_COLUMNS,
@@ -36,6 +37,7 @@ from pgstatkit._display import (
     query_columns,
 )
 from pgstatkit._protocol import Operation
+from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.models import (
     DatabaseStatistics,
     IndexUsage,
@@ -465,6 +467,144 @@ STATEMENT_TOTALS = Report(
 """The top statements of the metrics, summed per statement (no command, no route)."""
 
 
+def _history_window(since_s: object, until_s: object) -> tuple[object, object]:
+    import datetime as dt
+
+    for name, value in (("since_s", since_s), ("until_s", until_s)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3660 * 86400:
+            raise InvalidArgumentError(
+                f"{name} must be whole seconds before now, 0 to 316,224,000, got {value!r}"
+            )
+    return dt.timedelta(seconds=int(str(since_s))), dt.timedelta(seconds=int(str(until_s)))
+
+
+def _history_changes(
+    *,
+    since_s: object = 3600,
+    until_s: object = 0,
+    target: object = None,
+    order_by: object = "total_exec_time_ms",
+    limit: object = 100,
+    timeout_ms: object = None,
+) -> Operation[Any]:
+    """``history.changes`` over (now - since_s, now - until_s] (seconds)."""
+    since, until = _history_window(since_s, until_s)
+    now = _history.now()
+    start, end = _history.window(since, until, now)
+    return _history.changes(
+        schema="pgstatkit",
+        target=_history.optional_target(target),
+        since=start,
+        until=end,
+        order_by=_validate.choice(order_by, "order_by", _history.CHANGE_ORDERS),
+        limit=_validate.limit(limit),
+        include_pgstatkit=False,
+        queryid=None,
+        timeout_ms=_validate.timeout_ms(timeout_ms),
+    )
+
+
+def _history_timeline(
+    *,
+    queryid: object = None,
+    since_s: object = 3600,
+    until_s: object = 0,
+    target: object = None,
+    timeout_ms: object = None,
+) -> Operation[Any]:
+    """``history.timeline`` of ``queryid`` over (now - since_s, now - until_s]."""
+    found = _validate.queryid(queryid)
+    if found is None:
+        raise InvalidArgumentError("queryid is required: the statement to follow")
+    since, until = _history_window(since_s, until_s)
+    start, end = _history.window(since, until, _history.now())
+    return _history.timeline(
+        schema="pgstatkit",
+        target=_history.optional_target(target),
+        queryid=found,
+        since=start,
+        until=end,
+        dbid=None,
+        userid=None,
+        timeout_ms=_validate.timeout_ms(timeout_ms),
+    )
+
+
+_SINCE = Param(
+    "since_s",
+    int,
+    3600,
+    "start of the window, in seconds before now",
+    "Start of the window: whole seconds before now (default 3600, one hour).",
+    minimum=0,
+    maximum=3660 * 86400,
+)
+_UNTIL = Param(
+    "until_s",
+    int,
+    0,
+    "end of the window, in seconds before now",
+    "End of the window: whole seconds before now (default 0, now).",
+    minimum=0,
+    maximum=3660 * 86400,
+)
+_TARGET = Param(
+    "target",
+    str | None,
+    None,
+    "one target of the store",
+    "Only this target of the store (its name); every target if absent.",
+)
+
+HISTORY_CHANGES = Report(
+    "history_changes",
+    _history_changes,
+    _history.HistoryChanges,
+    many=False,
+    params=(
+        _SINCE,
+        _UNTIL,
+        _TARGET,
+        Param(
+            "order_by",
+            Literal[tuple(_history.CHANGE_ORDERS)],
+            "total_exec_time_ms",
+            "descending order",
+            "Descending order of the statements.",
+        ),
+        limit(100),
+    ),
+    route="history/changes",
+    summary="What each statement did in a window of the history (exact deltas, interval flags)",
+)
+"""``GET /performance/history/changes``: :func:`pgstatkit.history.changes` of the router's
+database as the store (schema ``pgstatkit``); no command (``pgstatkit changes`` is
+hand-written: it takes spans and ISO times)."""
+
+HISTORY_TIMELINE = Report(
+    "history_timeline",
+    _history_timeline,
+    _history.StatementInterval,
+    params=(
+        Param(
+            "queryid",
+            int,
+            inspect.Parameter.empty,  # required
+            "the statement",
+            "The statement to follow: a pg_stat_statements queryid (a signed 64-bit integer).",
+            minimum=-(2**63),
+            maximum=2**63 - 1,
+        ),
+        _SINCE,
+        _UNTIL,
+        _TARGET,
+    ),
+    route="history/timeline",
+    summary="One statement of the history, interval by interval",
+)
+"""``GET /performance/history/timeline``: :func:`pgstatkit.history.timeline`."""
+
+
 REPORTS: dict[str, Report] = {
     r.name: r
     for r in (
@@ -476,6 +616,8 @@ REPORTS: dict[str, Report] = {
         INDEXES,
         SETUP,
         STATEMENT_TOTALS,
+        HISTORY_CHANGES,
+        HISTORY_TIMELINE,
     )
 }
 """Every report, by name, in the order of the subcommands and routes."""

@@ -30,6 +30,7 @@ import pytest
 from http_support import AUTH, PREFIX, TOKEN, http_client, make_app
 
 from harness.servers import TestServer
+from pgstatkit import stats
 from pgstatkit.fastapi import bearer_token, create_router
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -231,18 +232,36 @@ def provocation(
     pytest.fail(f"{method} {path} declares {status}: add a request to SPECIFIC")
 
 
+@pytest.fixture
+async def history_pool(pg_server: TestServer) -> AsyncIterator[Any]:
+    """A database where pgstatkit (and so its history tables) is installed: the history
+    routes read their store there."""
+    db = "pgstatkit_http_history"
+    if pg_server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
+        pg_server.psql(f"CREATE DATABASE {db}", dbname="postgres")
+    p = await asyncpg.create_pool(pg_server.dsn_for(dbname=db), min_size=1, max_size=2)
+    try:
+        async with p.acquire() as conn:
+            await stats.install(conn)
+        yield p
+    finally:
+        await p.close()
+
+
 async def test_every_declared_status_is_answered_as_declared(
-    pool: Any, slow_pool: Any, pg_server: TestServer
+    pool: Any, slow_pool: Any, history_pool: Any, pg_server: TestServer
 ) -> None:
     document = spec()
-    sources = {"pool": pool, "dead": _dead, "slow": slow_pool}
     seen: set[tuple[str, str, int]] = set()
     for method, path, op in operations(document):
+        store = history_pool if path.startswith("/performance/history/") else pool
+        sources = {"pool": store, "dead": _dead, "slow": slow_pool}
         for status in sorted(int(s) for s in op["responses"] if s.startswith(("4", "5"))):
             kind, variant, request, name = provocation(document, method, path, op, status)
 
             async def send(kind: str = kind, variant: str = variant, request: Request = request,
-                           method: str = method, path: str = path) -> Any:  # fmt: skip
+                           method: str = method, path: str = path,
+                           sources: dict[str, Any] = sources) -> Any:  # fmt: skip
                 return await _send(sources[kind], variant, method, path, request)
 
             r = await (_locked(pg_server.dsn, send) if kind == "slow" else send())
@@ -253,7 +272,7 @@ async def test_every_declared_status_is_answered_as_declared(
             if status == 401:
                 assert r.headers["www-authenticate"] == "Bearer"
             seen.add((method, path, status))
-        r = await _send(pool, "everything", method, path, valid_request(document, op))
+        r = await _send(store, "everything", method, path, valid_request(document, op))
         assert r.status_code == 200, (method, path, r.text)
         validate(document, op, r)
     assert {s for *_, s in seen} >= {401, 403, 409, 422, 503, 504}
