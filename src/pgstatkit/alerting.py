@@ -15,7 +15,7 @@ thresholds below, and returns a rules file for Prometheus' ``rule_files``. Rules
   a window, ``rate(exec_time) / rate(calls)``, against its mean over a baseline before;
 - ``PgStatStatementsDeallocations`` (warning): ``pg_stat_statements`` evicted entries;
 - ``PgStatKitHealthCheckCritical`` (critical): a health check reports critical
-  findings (``pgstatkit_health_check_findings{check, severity="critical"}``).
+  findings (``pgstatkit_health_findings{check, severity="critical"}``).
 
 Every argument is checked before anything is rendered; a bad one raises
 :class:`~pgstatkit.errors.InvalidArgumentError`. No dependency: the template is filled

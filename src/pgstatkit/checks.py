@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pgstatkit import _fielddoc
+from pgstatkit._regressions import RegressionReport
 from pgstatkit._version import __version__
 from pgstatkit.errors import InvalidArgumentError, PgStatKitError
 from pgstatkit.models import SetupReport
@@ -39,6 +40,8 @@ __all__ = [
     "Level",
     "WebhookError",
     "check_webhook_url",
+    "from_health",
+    "from_regressions",
     "from_setup",
     "level",
     "post_webhook",
@@ -105,6 +108,56 @@ def from_setup(report: SetupReport) -> list[CheckFinding]:
         for f in report.findings
         if f.severity != "ok"
     ]
+
+
+_HEALTH_LEVELS: Mapping[str, Level] = {
+    "unknown": "info",
+    "warning": "warning",
+    "critical": "critical",
+}
+
+
+def from_health(report: Any) -> list[CheckFinding]:
+    """The findings of the health checks (``pgstatkit.stats.health``'s report) that are
+    not ``ok``; ``unknown`` (a check the role may not run) is ``info``."""
+    found = []
+    for f in report.findings:
+        if f.severity not in _HEALTH_LEVELS:
+            continue
+        evidence = ", ".join(
+            f"{m.name} {m.value:g}{(' ' + m.unit) if m.unit else ''}" for m in f.evidence
+        )
+        what = f"{f.object}: " if f.object else ""
+        message = f"{what}{f.explanation}" + (f" ({evidence})" if evidence else "")
+        found.append(CheckFinding("health", f.check, _HEALTH_LEVELS[f.severity], message, f.fix))
+    return found
+
+
+def from_regressions(
+    report: RegressionReport, *, critical_ratio: float = 10.0
+) -> list[CheckFinding]:
+    """The regressions of :func:`pgstatkit.regressions.regressions` as findings: a
+    significant time increase is a ``warning``, ``critical`` when the mean time grew
+    ``critical_ratio`` times or more; a cost increase without a significant time
+    increase, or one of low confidence, is ``info``."""
+    found = []
+    for r in report.regressions:
+        if not r.significant or r.confidence == "low":
+            severity: Level = "info"
+        elif r.exec_time_ratio is not None and r.exec_time_ratio >= critical_ratio:
+            severity = "critical"
+        else:
+            severity = "warning"
+        p = "" if r.exec_time_p_value is None else f", p={r.exec_time_p_value:.2g}"
+        ratio = "" if r.exec_time_ratio is None else f" (x{r.exec_time_ratio:.1f})"
+        text = " ".join((r.query or "").split())[:120]
+        message = (
+            f"{', '.join(r.regressed)} up: mean {r.baseline_mean_exec_time_ms:.3g} -> "
+            f"{r.recent_mean_exec_time_ms:.3g} ms{ratio}{p}, {r.recent_calls} calls, "
+            f"confidence {r.confidence}: {text}"
+        )
+        found.append(CheckFinding("regressions", f"queryid {r.queryid}", severity, message))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

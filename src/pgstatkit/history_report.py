@@ -20,8 +20,8 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
+from pgstatkit import _advise, _install, _validate
 from pgstatkit import _history as _h
-from pgstatkit import _install, _validate
 from pgstatkit._regressions import Thresholds, detect, periods
 from pgstatkit._report_render import (
     FLAG_MEANINGS,
@@ -41,7 +41,7 @@ from pgstatkit._report_render import (
 )
 from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
-from pgstatkit.errors import InvalidArgumentError
+from pgstatkit.errors import ExtraNotInstalledError, InvalidArgumentError, PgStatKitError
 
 __all__ = [
     "HistoryReport",
@@ -149,6 +149,7 @@ async def build(
     | None = None,
     thresholds: Thresholds | None = None,
     include_pgstatkit: bool = False,
+    index_suggestions: bool = True,
     schema: str = "pgstatkit",
     timeout_ms: float | None = None,
 ) -> HistoryReport:
@@ -166,6 +167,9 @@ async def build(
             7 days before). See :func:`pgstatkit.regressions.regressions`.
         thresholds: the regressions' thresholds.
         include_pgstatkit: also pgstatkit's own statements.
+        index_suggestions: run the index advisor (:mod:`pgstatkit.advisor`, read-only)
+            on ``conn``'s database for its section; left out (with a note) when the
+            ``advisor`` extra is missing or the advisor cannot run.
         schema: the store's helper schema.
         timeout_ms: statement timeout of each statement (default 5000 ms).
 
@@ -215,7 +219,24 @@ async def build(
         ]
         intervals = await run_async(session, _h.database_timeline(since=start, until=end, **common))
         taken = await run_async(session, _h.snapshots(since=start, until=end, **common))
-    notes = []
+        notes: list[str] = []
+        suggestions: tuple[str, ...] | None = None
+        if _validate.flag(index_suggestions, "index_suggestions"):
+            try:
+                advised = await run_async(
+                    session, _advise.index_suggestions(timeout_ms=common["timeout_ms"])
+                )
+                suggestions = tuple(
+                    f"{a.create_statement} -- saves about {a.time_saved_ms_per_day:,.0f} "
+                    f"ms/day ({'checked with hypopg' if a.validated else 'estimated'})"
+                    for a in advised
+                )
+            except ExtraNotInstalledError:
+                notes.append(
+                    'index suggestions need the advisor extra: pip install "pgstatkit[advisor]"'
+                )
+            except PgStatKitError as exc:
+                notes.append(f"index suggestions unavailable: {exc}")
     if current.intervals == 0:
         notes.append(
             "no snapshots in the period: take them regularly (pgstatkit.history.snapshot, "
@@ -232,6 +253,6 @@ async def build(
         trend=_trend(intervals),
         flags=_flags(taken),
         health=None,
-        index_suggestions=None,
+        index_suggestions=suggestions,
         notes=tuple(notes),
     )

@@ -42,7 +42,7 @@ RENDER_ARGS: dict[str, object] = {
 }
 """The thresholds ``alert_rules_test.yml`` expects (short windows keep the series short)."""
 
-HEALTH_METRIC = "pgstatkit_health_check_findings"
+HEALTH_METRIC = "pgstatkit_health_findings"
 """The health gauge the critical-health rule reads (one series per check and severity)."""
 
 

@@ -163,6 +163,9 @@ def test_check_passes_on_a_good_server_and_posts_only_when_asked(pg_server: Test
         assert len(hook.bodies) == 1 and hook.bodies[0]["ok"] is True
         assert hook.bodies[0]["text"].startswith("*pgstatkit check on pgstatkit_test: OK*")
         assert "setup" in hook.bodies[0]["sources"]
+        # no history in this database: the regressions are skipped, and say why
+        skipped = hook.bodies[0]["skipped"]
+        assert any(s.startswith("regressions: history is not installed") for s in skipped)
 
 
 def test_check_fails_on_a_critical_finding_and_posts_with_retries(
@@ -203,3 +206,42 @@ def test_check_refuses_a_bad_webhook_before_connecting() -> None:
     assert checks.check_webhook_url("https://hooks.slack.com/services/x") == (
         "https://hooks.slack.com/services/x"
     )
+
+
+def test_health_findings_map_onto_the_scale() -> None:
+    """The health checks' report (duck-typed: pgstatkit.models.HealthReport)."""
+
+    @dataclass(frozen=True)
+    class Measure:
+        name: str
+        value: float
+        unit: str | None
+
+    @dataclass(frozen=True)
+    class Finding:
+        check: str
+        severity: str
+        object: str | None
+        evidence: tuple[Measure, ...]
+        explanation: str
+        fix: str | None = None
+
+    @dataclass(frozen=True)
+    class Report:
+        findings: tuple[Finding, ...]
+
+    report = Report(
+        (
+            Finding("bloat", "ok", None, (), "fine"),
+            Finding("xid_wraparound", "critical", "database shop",
+                    (Measure("age", 1.9e9, "xids"),), "wraparound is near", "VACUUM FREEZE"),
+            Finding("vacuum", "unknown", None, (), "needs pg_monitor"),
+        )
+    )  # fmt: skip
+    found = checks.from_health(report)
+    assert [(f.check, f.severity) for f in found] == [
+        ("xid_wraparound", "critical"),
+        ("vacuum", "info"),
+    ]
+    assert found[0].message == "database shop: wraparound is near (age 1.9e+09 xids)"
+    assert found[0].fix == "VACUUM FREEZE"

@@ -23,6 +23,7 @@ from report_support import assert_screenshot_not_blank, smtp_server
 
 from harness.browser import Browser, find_chromium
 from harness.servers import TestServer, strict
+from pgstatkit import checks
 from pgstatkit.cli import main
 from pgstatkit.regressions import RegressionReport, Thresholds
 from pgstatkit.sync import history, history_report, regressions
@@ -154,6 +155,10 @@ def test_the_html_report_of_the_run_renders_its_charts(
         )
     assert any("regress_probe" in (r.query or "") for r in report.regressions.regressions)
     assert len(report.trend) == 2 and report.top_statements
+    # the index advisor's section (the advisor extra is a test dependency)
+    assert report.index_suggestions is not None, report.notes
+    # ... suggests the dropped index back
+    assert any('"regress_items"' in s and '("k")' in s for s in report.index_suggestions)
     page = tmp_path / "report.html"
     page.write_text(history_report.render_html(report), encoding="utf-8")
     tab = browser.open(page.as_uri(), width=1000, height=1400)
@@ -165,6 +170,7 @@ def test_the_html_report_of_the_run_renders_its_charts(
     assert_screenshot_not_blank(tab, tmp_path / "report.png")
     text = history_report.render_text(report)
     assert "regress_probe" in text and "Regressions" in text
+    assert "Index suggestions" in text
 
 
 def test_report_since_on_the_command_line_writes_html_and_mails_it(
@@ -245,3 +251,18 @@ def test_the_mailed_report_of_the_run_has_its_regression(
 def test_report_without_since_refuses_history_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--html", "x.html", "--dsn", "postgresql://u@127.0.0.1:1/x"]) == 2
     assert "--html needs --since" in capsys.readouterr().err
+
+
+def test_check_turns_the_regression_into_a_finding(run: dict[str, Any]) -> None:
+    findings = checks.from_regressions(run["report"])
+    (probe,) = [f for f in findings if "regress_probe" in f.message]
+    assert probe.source == "regressions" and probe.severity in ("warning", "critical")
+    assert "mean_exec_time_ms" in probe.message and "p=" in probe.message
+    # the command line: history is there, but no snapshots a week ago yet
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["check", "--dsn", run["dsn"], "--format", "json"])
+    payload = json.loads(out.getvalue())
+    assert "regressions" not in payload["sources"], payload
+    assert any(s.startswith("regressions: not enough history yet") for s in payload["skipped"])
+    assert code in (0, 7)

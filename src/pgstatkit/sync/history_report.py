@@ -21,8 +21,8 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
+from pgstatkit import _advise, _install, _validate
 from pgstatkit import _history as _h
-from pgstatkit import _install, _validate
 from pgstatkit._regressions import Thresholds, detect, periods
 from pgstatkit._report_render import (
     FLAG_MEANINGS,
@@ -42,7 +42,7 @@ from pgstatkit._report_render import (
 )
 from pgstatkit._run import run_sync
 from pgstatkit.adapters import open_sync
-from pgstatkit.errors import InvalidArgumentError
+from pgstatkit.errors import ExtraNotInstalledError, InvalidArgumentError, PgStatKitError
 
 __all__ = [
     "HistoryReport",
@@ -150,6 +150,7 @@ def build(
     | None = None,
     thresholds: Thresholds | None = None,
     include_pgstatkit: bool = False,
+    index_suggestions: bool = True,
     schema: str = "pgstatkit",
     timeout_ms: float | None = None,
 ) -> HistoryReport:
@@ -167,6 +168,9 @@ def build(
             7 days before). See :func:`pgstatkit.regressions.regressions`.
         thresholds: the regressions' thresholds.
         include_pgstatkit: also pgstatkit's own statements.
+        index_suggestions: run the index advisor (:mod:`pgstatkit.advisor`, read-only)
+            on ``conn``'s database for its section; left out (with a note) when the
+            ``advisor`` extra is missing or the advisor cannot run.
         schema: the store's helper schema.
         timeout_ms: statement timeout of each statement (default 5000 ms).
 
@@ -214,7 +218,24 @@ def build(
         baseline = [run_sync(session, _h.changes(since=s, until=u, **changes)) for s, u in base]
         intervals = run_sync(session, _h.database_timeline(since=start, until=end, **common))
         taken = run_sync(session, _h.snapshots(since=start, until=end, **common))
-    notes = []
+        notes: list[str] = []
+        suggestions: tuple[str, ...] | None = None
+        if _validate.flag(index_suggestions, "index_suggestions"):
+            try:
+                advised = run_sync(
+                    session, _advise.index_suggestions(timeout_ms=common["timeout_ms"])
+                )
+                suggestions = tuple(
+                    f"{a.create_statement} -- saves about {a.time_saved_ms_per_day:,.0f} "
+                    f"ms/day ({'checked with hypopg' if a.validated else 'estimated'})"
+                    for a in advised
+                )
+            except ExtraNotInstalledError:
+                notes.append(
+                    'index suggestions need the advisor extra: pip install "pgstatkit[advisor]"'
+                )
+            except PgStatKitError as exc:
+                notes.append(f"index suggestions unavailable: {exc}")
     if current.intervals == 0:
         notes.append(
             "no snapshots in the period: take them regularly (pgstatkit.history.snapshot, "
@@ -231,6 +252,6 @@ def build(
         trend=_trend(intervals),
         flags=_flags(taken),
         health=None,
-        index_suggestions=None,
+        index_suggestions=suggestions,
         notes=tuple(notes),
     )

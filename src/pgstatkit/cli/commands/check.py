@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import os
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pgstatkit.cli._base import EXIT_ERROR, EXIT_OK, EXIT_SETUP_ERRORS
 from pgstatkit.cli._connect import blocking_api, connect
 from pgstatkit.cli._options import add_schema
 from pgstatkit.cli._output import Out
+from pgstatkit.cli.commands import _history_report
 from pgstatkit.cli.commands._command import Command
 from pgstatkit.errors import PgStatKitError
 
@@ -41,9 +43,32 @@ def _setup(conn: Any, args: argparse.Namespace) -> list[CheckFinding] | str:
     return checks.from_setup(report)
 
 
-SOURCES: dict[str, Source] = {"setup": _setup}
-"""The sources of ``pgstatkit check``, in order (health and regressions join when
-those subsystems are present)."""
+def _health(conn: Any, args: argparse.Namespace) -> list[CheckFinding] | str:
+    stats = blocking_api()
+    run = getattr(stats, "health", None)
+    if run is None:
+        return "this pgstatkit has no health checks"
+    return checks.from_health(run(conn, timeout_ms=args.timeout_ms))
+
+
+def _regressions(conn: Any, args: argparse.Namespace) -> list[CheckFinding] | str:
+    blocking_api()
+    from pgstatkit._history import HistoryNotInstalledError
+    from pgstatkit.sync import regressions
+
+    try:
+        report = regressions.regressions(
+            conn, window=args.window, schema=args.schema, timeout_ms=args.timeout_ms
+        )
+    except HistoryNotInstalledError:
+        return "history is not installed here (pgstatkit install; docs/history.md)"
+    if report.window.intervals == 0 or not any(p.intervals for p in report.baseline):
+        return "not enough history yet (" + "; ".join(report.notes) + ")"
+    return checks.from_regressions(report)
+
+
+SOURCES: dict[str, Source] = {"setup": _setup, "health": _health, "regressions": _regressions}
+"""The sources of ``pgstatkit check``, in order (health and regressions when present)."""
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,6 +103,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         default=1.0,
         metavar="S",
         help="seconds before the second attempt, doubling after (default 1)",
+    )
+    p.add_argument(
+        "--window",
+        type=_history_report.span,
+        default=_dt.timedelta(hours=1),
+        metavar="DURATION",
+        help="regressions: the recent window compared with the same window on the 7 days "
+        "before (default 1h)",
     )
     add_schema(p, "pgstatkit's helper schema (default pgstatkit)")
 
