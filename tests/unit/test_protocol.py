@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pgstatkit import _operations, _sql
-from pgstatkit._own import MARKER, mark
+from pgstatkit._own import MARKER, OWN_TABLES, mark
 from pgstatkit._parse import ParseError
 from pgstatkit._protocol import (
     NO_ROWS,
@@ -525,12 +525,12 @@ def test_statement_operations(
 def test_catalog_operations() -> None:
     op = _operations.table_statistics(limit=7, order_by="dead_tuples")
     seen, value = drive(op, CTX, {}, default=Result(("x",), []))
-    assert seen[0].params == (7, False, ["pgstatkit_meta"])
+    assert seen[0].params == (7, False, list(OWN_TABLES))
     assert 'ORDER BY t.n_dead_tup DESC, schema, "table"' in seen[0].sql
     assert value == []
     op = _operations.index_usage(limit=4, include_pgstatkit=True)
     seen, value = drive(op, CTX, {}, default=Result(("x",), []))
-    assert seen[0].params == (4, True, ["pgstatkit_meta"])
+    assert seen[0].params == (4, True, list(OWN_TABLES))
     assert value == []
 
 
