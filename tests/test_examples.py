@@ -70,6 +70,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "Database trends",
         "HTML report with ",
     ),
+    "index_advisor": (
+        "Index suggestions:",
+        'CREATE INDEX CONCURRENTLY ON "public"."example_advisor_events" USING btree'
+        ' ("account_id", "created_at")',
+        "Top statements grouped by fingerprint:",
+    ),
     "periodic_report": (
         "Report 1 of 2",
         "Report 2 of 2",

@@ -24,7 +24,7 @@ from pgstatkit.errors import InvalidArgumentError, UnsafeQueryError
 from pgstatkit.fingerprints import _fingerprint, group_statements, require_pglast
 from pgstatkit.models import HelpedStatement, IndexSuggestion, QueryStat
 
-__all__ = ["Advice", "advice", "index_suggestions"]
+__all__ = ["Advice", "advice", "check_count", "index_suggestions"]
 
 SECONDS_PER_DAY = 86_400.0
 MIN_WINDOW_SECONDS = 60.0
@@ -71,6 +71,11 @@ class _Session:
         if self.hypopg is not None and self.before is not None and self.created:
             sql = _sql.render(_sql.load("advisor.sql", "drop_new_hypothetical"), hypopg=self.hypopg)
             yield Query(sql, (self.before,))
+
+
+def check_count(value: object, name: str, low: int, high: int) -> int:
+    """An int from ``low`` to ``high`` (``InvalidArgumentError`` otherwise)."""
+    return _count(value, name, low, high)
 
 
 def _count(value: object, name: str, low: int, high: int) -> int:

@@ -22,6 +22,7 @@ from pgstatkit.models import DatabaseStatistics
 __all__ = [
     "ELLIPSIS",
     "INDEX_COLUMNS",
+    "SUGGESTION_COLUMNS",
     "QUERY_COLUMNS",
     "SCOPE_COLUMNS",
     "TABLE_COLUMNS",
@@ -204,6 +205,18 @@ INDEX_COLUMNS: tuple[Column, ...] = (
     Column("size", lambda i: size(i.size_bytes), priority=7),
     Column("unused", lambda i: "UNUSED" if i.unused else "", right=False, priority=10),
     Column("definition", lambda i: i.definition, right=False, flex=True, min_width=30),
+)
+
+
+SUGGESTION_COLUMNS: tuple[Column, ...] = (
+    Column("table", lambda s: safe(f"{s.schema}.{s.table}"), right=False, priority=9),
+    Column("columns", lambda s: safe(", ".join(s.columns)), right=False, priority=10),
+    Column("saved/day", lambda s: ms(s.time_saved_ms_per_day), priority=8),
+    Column("writes/day", lambda s: ms(s.write_overhead_ms_per_day), priority=4),
+    Column("size", lambda s: size(s.estimated_size_bytes), priority=6),
+    Column("stmts", lambda s: num(len(s.statements)), priority=5),
+    Column("validated", lambda s: "yes" if s.validated else "no", right=False, priority=7),
+    Column("create", lambda s: safe(s.create_statement), right=False, flex=True, min_width=30),
 )
 
 

@@ -27,10 +27,11 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, get_args, get_origin
 
-from pgstatkit import _doctor, _history, _validate
+from pgstatkit import _advise, _doctor, _history, _validate
 from pgstatkit import _operations as _ops
 from pgstatkit._display import (
     INDEX_COLUMNS,
+    SUGGESTION_COLUMNS,
     TABLE_COLUMNS,
     Column,
     database_lines,
@@ -40,6 +41,7 @@ from pgstatkit._protocol import Operation
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.models import (
     DatabaseStatistics,
+    IndexSuggestion,
     IndexUsage,
     QueryStat,
     SetupReport,
@@ -605,6 +607,51 @@ HISTORY_TIMELINE = Report(
 """``GET /performance/history/timeline``: :func:`pgstatkit.history.timeline`."""
 
 
+INDEX_SUGGESTIONS = Report(
+    "suggest_indexes",
+    _advise.index_suggestions,
+    IndexSuggestion,
+    params=(
+        Param(
+            "max_indexes",
+            int,
+            5,
+            "at most this many suggestions (default 5)",
+            "At most this many suggestions, 1 to 100.",
+            check=lambda v: _advise.check_count(v, "max_indexes", 1, 100),
+            minimum=1,
+            maximum=100,
+        ),
+        Param(
+            "statements",
+            int,
+            100,
+            "how many of the top statements (by total time) to examine (default 100)",
+            "How many of the top statements by total time to examine, 1 to 10,000.",
+            check=lambda v: _advise.check_count(v, "statements", 1, _validate.MAX_LIMIT),
+            minimum=1,
+            maximum=_validate.MAX_LIMIT,
+        ),
+        Param(
+            "validate",
+            bool,
+            True,
+            "",
+            "Validate with hypothetical indexes when the hypopg extension exists.",
+            cli=False,
+        ),
+    ),
+    command="advise",
+    help="index suggestions for the statements that cost the most time (creates none; "
+    'needs pip install "pgstatkit[advisor]")',
+    title="Index suggestions",
+    columns=SUGGESTION_COLUMNS,
+    route="index-suggestions",
+    summary="Index suggestions for the top statements, validated with hypopg when it exists",
+    needs_pg_stat_statements=True,
+    overview="Index suggestions",
+)
+
 REPORTS: dict[str, Report] = {
     r.name: r
     for r in (
@@ -614,6 +661,7 @@ REPORTS: dict[str, Report] = {
         DATABASE,
         TABLES,
         INDEXES,
+        INDEX_SUGGESTIONS,
         SETUP,
         STATEMENT_TOTALS,
         HISTORY_CHANGES,

@@ -307,3 +307,57 @@ async def test_arguments_are_checked_before_anything_is_sent() -> None:
     ):
         with pytest.raises(InvalidArgumentError):
             await advisor.suggest_indexes(object(), **bad)  # type: ignore[arg-type]
+
+
+def test_cli_advise_and_report_section(advisor_server: TestServer) -> None:
+    import contextlib
+    import io
+
+    from pgstatkit.cli import main
+
+    dsn = advisor_server.dsn_for(dbname=DB)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["advise", "--dsn", dsn, "--format", "json", "--max-indexes", "2"])
+    assert code == 0
+    rows = json.loads(out.getvalue())
+    assert len(rows) == 2 and rows[0]["create_statement"].startswith("CREATE INDEX CONCURRENTLY")
+    assert rows[0]["statements"][0]["fingerprint"]
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        assert main(["advise", "--dsn", dsn, "--format", "markdown"]) == 0
+    assert "line_items" in table.getvalue() and "product_id, warehouse_id" in table.getvalue()
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        main(["report", "--dsn", dsn, "--format", "json"])
+    section = json.loads(report.getvalue())["suggest_indexes"]
+    assert [s["columns"] for s in section] == [r["columns"] for r in rows] + [
+        s["columns"] for s in section[2:]
+    ]
+
+
+async def test_http_index_suggestions(advisor_server: TestServer) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from pgstatkit.fastapi import create_router
+
+    async with asyncpg.create_pool(
+        advisor_server.dsn_for(dbname=DB), min_size=1, max_size=2
+    ) as pool:
+        app = FastAPI()
+        app.include_router(create_router(pool, allow_unauthenticated=True), prefix="/admin")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await client.get(
+                "/admin/performance/index-suggestions",
+                params={"max_indexes": 3, "timeout_ms": 20_000},
+            )
+            assert answer.status_code == 200, answer.text
+            found = answer.json()
+            assert len(found) == 3
+            assert isinstance(found[0]["statements"][0]["queryid"], str)  # 64-bit as text
+            refused = await client.get(
+                "/admin/performance/index-suggestions", params={"max_indexes": 0}
+            )
+            assert refused.status_code == 422

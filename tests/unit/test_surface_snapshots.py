@@ -39,6 +39,7 @@ SUBCOMMANDS = (
     "db",
     "tables",
     "indexes",
+    "advise",
     "explain",
     "reset",
     "install",

@@ -17,6 +17,7 @@ from pgstatkit.cli._output import Out
 from pgstatkit.cli.commands import _history_report
 from pgstatkit.cli.commands._command import Command
 from pgstatkit.cli.commands.listing import show
+from pgstatkit.errors import ExtraNotInstalledError
 
 __all__ = ["COMMAND", "build_report"]
 
@@ -45,6 +46,10 @@ def _section(
     op = report.operation(**report.arguments(values), timeout_ms=values["timeout_ms"])
     try:
         rows = run_operation(conn, op)
+    except ExtraNotInstalledError as exc:  # the index suggestions without pglast
+        data[report.name] = None
+        data.setdefault("errors", {})[report.name] = str(exc)
+        return [*title, f"(skipped: {exc})", ""], True
     except EXTENSION_ERRORS as exc:
         if not report.needs_pg_stat_statements:
             raise
@@ -67,6 +72,7 @@ def build_report(
     schema: str,
     timeout_ms: float | None,
     include_pgstatkit: bool = False,
+    group_by: str = "queryid",
 ) -> tuple[list[str], int]:
     """The lines of the full report, and its exit code (4 if pg_stat_statements is unusable)."""
     from pgstatkit.sync import stats
@@ -77,6 +83,7 @@ def build_report(
         "limit": limit,
         "all_databases": all_databases,
         "include_pgstatkit": include_pgstatkit,
+        "group_by": group_by,
         "timeout_ms": timeout_ms,
     }
     code = EXIT_OK
@@ -112,6 +119,7 @@ def _run(args: argparse.Namespace, out: Out) -> int:
             schema=args.schema,
             timeout_ms=args.timeout_ms,
             include_pgstatkit=args.include_pgstatkit,
+            group_by=args.group_by,
         )
     out.write(lines)
     if code == EXIT_EXTENSION:
