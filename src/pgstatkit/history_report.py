@@ -17,6 +17,7 @@ Render it with :func:`render_text`, :func:`render_markdown`, :func:`render_json`
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,7 @@ from pgstatkit._report_render import (
 )
 from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
+from pgstatkit.checks import CheckFinding, from_health
 from pgstatkit.errors import ExtraNotInstalledError, InvalidArgumentError, PgStatKitError
 
 __all__ = [
@@ -59,6 +61,16 @@ __all__ = [
     "send_email",
     "sparkline",
 ]
+
+
+def _health_operation() -> Any:
+    """The health checks' operation (``pgstatkit._health.health``) when this pgstatkit
+    has them, else ``None``."""
+    try:
+        module = importlib.import_module("pgstatkit._health")
+    except ImportError:
+        return None
+    return getattr(module, "health", None)
 
 
 def _now() -> _dt.datetime:
@@ -150,6 +162,7 @@ async def build(
     thresholds: Thresholds | None = None,
     include_pgstatkit: bool = False,
     index_suggestions: bool = True,
+    health: bool = True,
     schema: str = "pgstatkit",
     timeout_ms: float | None = None,
 ) -> HistoryReport:
@@ -170,6 +183,8 @@ async def build(
         index_suggestions: run the index advisor (:mod:`pgstatkit.advisor`, read-only)
             on ``conn``'s database for its section; left out (with a note) when the
             ``advisor`` extra is missing or the advisor cannot run.
+        health: run the health checks on ``conn``'s database for their section, when
+            this pgstatkit has them.
         schema: the store's helper schema.
         timeout_ms: statement timeout of each statement (default 5000 ms).
 
@@ -237,6 +252,14 @@ async def build(
                 )
             except PgStatKitError as exc:
                 notes.append(f"index suggestions unavailable: {exc}")
+        findings: tuple[CheckFinding, ...] | None = None
+        checker = _health_operation()
+        if _validate.flag(health, "health") and checker is not None:
+            try:
+                checked = await run_async(session, checker(timeout_ms=common["timeout_ms"]))
+                findings = tuple(from_health(checked))
+            except PgStatKitError as exc:
+                notes.append(f"health checks unavailable: {exc}")
     if current.intervals == 0:
         notes.append(
             "no snapshots in the period: take them regularly (pgstatkit.history.snapshot, "
@@ -252,7 +275,7 @@ async def build(
         regressions=detect(recent, baseline, limits),
         trend=_trend(intervals),
         flags=_flags(taken),
-        health=None,
+        health=findings,
         index_suggestions=suggestions,
         notes=tuple(notes),
     )

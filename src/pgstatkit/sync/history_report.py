@@ -18,6 +18,7 @@ Render it with :func:`render_text`, :func:`render_markdown`, :func:`render_json`
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ from pgstatkit._report_render import (
 )
 from pgstatkit._run import run_sync
 from pgstatkit.adapters import open_sync
+from pgstatkit.checks import CheckFinding, from_health
 from pgstatkit.errors import ExtraNotInstalledError, InvalidArgumentError, PgStatKitError
 
 __all__ = [
@@ -60,6 +62,16 @@ __all__ = [
     "send_email",
     "sparkline",
 ]
+
+
+def _health_operation() -> Any:
+    """The health checks' operation (``pgstatkit._health.health``) when this pgstatkit
+    has them, else ``None``."""
+    try:
+        module = importlib.import_module("pgstatkit._health")
+    except ImportError:
+        return None
+    return getattr(module, "health", None)
 
 
 def _now() -> _dt.datetime:
@@ -151,6 +163,7 @@ def build(
     thresholds: Thresholds | None = None,
     include_pgstatkit: bool = False,
     index_suggestions: bool = True,
+    health: bool = True,
     schema: str = "pgstatkit",
     timeout_ms: float | None = None,
 ) -> HistoryReport:
@@ -171,6 +184,8 @@ def build(
         index_suggestions: run the index advisor (:mod:`pgstatkit.advisor`, read-only)
             on ``conn``'s database for its section; left out (with a note) when the
             ``advisor`` extra is missing or the advisor cannot run.
+        health: run the health checks on ``conn``'s database for their section, when
+            this pgstatkit has them.
         schema: the store's helper schema.
         timeout_ms: statement timeout of each statement (default 5000 ms).
 
@@ -236,6 +251,14 @@ def build(
                 )
             except PgStatKitError as exc:
                 notes.append(f"index suggestions unavailable: {exc}")
+        findings: tuple[CheckFinding, ...] | None = None
+        checker = _health_operation()
+        if _validate.flag(health, "health") and checker is not None:
+            try:
+                checked = run_sync(session, checker(timeout_ms=common["timeout_ms"]))
+                findings = tuple(from_health(checked))
+            except PgStatKitError as exc:
+                notes.append(f"health checks unavailable: {exc}")
     if current.intervals == 0:
         notes.append(
             "no snapshots in the period: take them regularly (pgstatkit.history.snapshot, "
@@ -251,7 +274,7 @@ def build(
         regressions=detect(recent, baseline, limits),
         trend=_trend(intervals),
         flags=_flags(taken),
-        health=None,
+        health=findings,
         index_suggestions=suggestions,
         notes=tuple(notes),
     )
