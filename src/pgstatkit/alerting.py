@@ -36,6 +36,7 @@ from pgstatkit.errors import InvalidArgumentError
 __all__ = [
     "ALERTS",
     "DEFAULTS",
+    "grafana_dashboard",
     "render_alert_rules",
     "template",
 ]
@@ -85,6 +86,15 @@ def template() -> str:
     from importlib.resources import files
 
     return files("pgstatkit").joinpath("alert_rules.yml").read_text(encoding="utf-8")
+
+
+def grafana_dashboard() -> str:
+    """The Grafana dashboard shipped with the package (``pgstatkit/grafana_dashboard.json``):
+    JSON to import, over the same metrics, with ``datasource``, ``job`` and ``instance``
+    variables. Every metric it queries is one pgstatkit exports (a test checks)."""
+    from importlib.resources import files
+
+    return files("pgstatkit").joinpath("grafana_dashboard.json").read_text(encoding="utf-8")
 
 
 def _duration(value: object, name: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -177,3 +178,37 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], message: str) -> N
 def test_cli_refuses_a_bad_threshold(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alert-rules", "--cache-hit-ratio-min", "95"]) == 2
     assert "cache_hit_ratio_min must be" in capsys.readouterr().err
+
+
+def test_the_grafana_dashboard_queries_only_exported_metrics() -> None:
+    dashboard = json.loads(alerting.grafana_dashboard())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    used = {m for e in exprs for m in re.findall(r"\b(pgstatkit_[a-z_]+)\b", e)}
+    missing = used - _exported() - {HEALTH_METRIC}
+    assert not missing, missing
+    assert {"pgstatkit_statement_exec_time_seconds_total", "pgstatkit_up"} <= used
+    # every panel reads the job and instance variables, the datasource is a variable
+    assert all('job="$job"' in e and "$instance" in e for e in exprs)
+    assert {v["name"] for v in dashboard["templating"]["list"]} == {"datasource", "job", "instance"}
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_promtool_parses_the_dashboard_queries(tmp_path: Path) -> None:
+    """Each panel query, Grafana's variables filled in, as a recording rule."""
+    promtool = _promtool()
+    dashboard = json.loads(alerting.grafana_dashboard())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    fill = {"$__rate_interval": "5m", "$job": "pgstatkit", "$instance": ".*"}
+    rules = []
+    for n, expr in enumerate(exprs):
+        for variable, value in fill.items():
+            expr = expr.replace(variable, value)
+        assert "$" not in expr, expr
+        rules.append(
+            f"      - record: pgstatkit:dashboard_query_{n}\n        expr: {json.dumps(expr)}\n"
+        )
+    path = tmp_path / "dashboard_queries.yml"
+    path.write_text("groups:\n  - name: dashboard\n    rules:\n" + "".join(rules))
+    out = _run(promtool, "check", "rules", str(path))
+    assert f"SUCCESS: {len(exprs)} rules found" in out
