@@ -33,6 +33,17 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def keep_advisor_block(path: Path, text: str) -> str:
+    """``text`` with the index advisor's section of the page at ``path`` (written by
+    benchmarks/advisor_bench.py) kept before the Findings."""
+    start, end = "<!-- advisor-benchmark -->", "<!-- /advisor-benchmark -->"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start not in old or end not in old or "## Findings" not in text:
+        return text
+    block = old[old.index(start) : old.index(end) + len(end)]
+    return text.replace("## Findings", block + "\n\n## Findings", 1)
+
+
 def installations(which: str) -> list[Installation]:
     found = {i.major: i for i in reversed(find_installations()) if i.has_pg_stat_statements}
     embedded = embedded_installation()
@@ -170,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed_s=time.perf_counter() - began,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    text = keep_advisor_block(args.output, text)
     args.output.write_text(text, encoding="utf-8")
     log(f"wrote {args.output} in {time.perf_counter() - began:.0f} s")
     return 0
