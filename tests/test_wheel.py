@@ -33,7 +33,7 @@ for path in sorted((root / "queries").glob("*.sql")):
     assert _sql.blocks(path.name), path
 for name in _install.PLANS:
     _install.plan_sql(name)
-assert [m.version for m in _install.load_migrations()] == [1, 2]
+assert [m.version for m in _install.load_migrations()] == [1, 2, 3]
 assert _install.view_definitions((1, 12), "public")
 assert migrations.install_statements() and migrations.uninstall_statements()
 print("loaded from", root)
@@ -54,6 +54,31 @@ def test_the_wheel_has_every_sql_file(wheel: Path) -> None:
     }
     assert {"pgstatkit/sql/install.sql", "pgstatkit/sql/queries/install.sql"} <= expected
     assert shipped == expected
+
+
+def test_the_wheel_ships_the_alerting_files(wheel: Path, tmp_path: Path) -> None:
+    """The alert rules template and the Grafana dashboard are package data: they load
+    from an unpacked wheel (the rules render and the dashboard is JSON)."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path)
+    assert {"pgstatkit/alert_rules.yml", "pgstatkit/grafana_dashboard.json"} <= names
+    code = (
+        "import json; from pgstatkit import alerting; "
+        "print(alerting.__file__); "
+        "assert 'alert: PgStatKitDatabaseDown' in alerting.render_alert_rules(); "
+        "assert json.loads(alerting.grafana_dashboard())['panels']"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); {code}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path) in proc.stdout
 
 
 def test_the_code_loads_its_sql_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
