@@ -141,6 +141,8 @@ class Report:
         keep: which rows the command line keeps, given a row and the parameter
             values (for options with ``operation=False``).
         metrics: the Prometheus families read from the result.
+        progress: for a report that may take more than a few seconds, what the command
+            line says on a terminal while it runs (nothing when stderr is piped).
     """
 
     name: str
@@ -161,6 +163,7 @@ class Report:
     overview: str | None = None
     keep: Callable[[Any, Mapping[str, Any]], bool] | None = None
     metrics: tuple[Metric, ...] = ()
+    progress: str | None = None
 
     def arguments(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The operation's keyword arguments among ``values`` (by parameter name)."""
@@ -650,6 +653,7 @@ INDEX_SUGGESTIONS = Report(
     summary="Index suggestions for the top statements, validated with hypopg when it exists",
     needs_pg_stat_statements=True,
     overview="Index suggestions",
+    progress="explaining the top statements with and without candidate indexes",
 )
 
 REPORTS: dict[str, Report] = {

@@ -298,3 +298,13 @@ def test_group_by_is_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="group_by"):
         _operations.slow_queries(group_by="text")
     assert fingerprints.INSTALL_HINT == 'pip install "pgstatkit[advisor]"'
+
+
+def test_the_missing_extra_maps_to_exit_9_and_http_501() -> None:
+    from pgstatkit.cli._base import EXIT_MISSING_EXTRA, error_code
+    from pgstatkit.errors import ExtraNotInstalledError
+    from pgstatkit.http._errors import answer
+
+    error = ExtraNotInstalledError('pip install "pgstatkit[advisor]"', extra="advisor")
+    assert error_code(error) == EXIT_MISSING_EXTRA == 9
+    assert answer(error).status == 501

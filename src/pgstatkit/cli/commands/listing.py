@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from pgstatkit.cli._base import EXIT_OK
@@ -23,7 +24,16 @@ def run_report(report: Report, args: argparse.Namespace, out: Out) -> int:
     values = {p.name: getattr(args, p.name) for p in report.params if p.cli}
     with connect(args) as conn:
         op = report.operation(**report.arguments(values), timeout_ms=args.timeout_ms)
-        result = run_operation(conn, op)
+        shown = report.progress is not None and sys.stderr.isatty()
+        if shown:  # a slow report: say what it does on a terminal, nothing when piped
+            sys.stderr.write(f"pgstatkit {report.command}: {report.progress}...")
+            sys.stderr.flush()
+        try:
+            result = run_operation(conn, op)
+        finally:
+            if shown:
+                sys.stderr.write("\r\x1b[K")
+                sys.stderr.flush()
     if report.keep is not None:
         result = [row for row in result if report.keep(row, values)]
     if out.form == "json":
