@@ -8,8 +8,17 @@ from dataclasses import dataclass, field
 import findings
 from latency import Measurement
 from overhead import CONFIGS, SCRIPTS, Overhead
+from plugin_overhead import VARIANTS, PluginOverhead
 
-__all__ = ["GOAL", "HEADERS", "ServerResult", "render"]
+__all__ = [
+    "GOAL",
+    "HEADERS",
+    "PLUGIN_HEADING",
+    "PLUGIN_MARKERS",
+    "ServerResult",
+    "plugin_section",
+    "render",
+]
 
 GOAL = findings.GOAL
 
@@ -30,7 +39,14 @@ HEADERS = {
     ),
     "memory": "| call | driver | rows | pgstatkit peak KiB | same-SQL floor peak KiB | ratio |",
     "pgbench": "| script | configuration | tps (median) | runs | ratio vs not loaded |",
+    "plugin": "| entries | "
+    + " | ".join(f"{v} ms" for v in VARIANTS.values())
+    + " | load average |",
 }
+
+PLUGIN_HEADING = "## pytest plugin: overhead per test"
+PLUGIN_MARKERS = ("<!-- pytest-plugin-benchmark -->", "<!-- /pytest-plugin-benchmark -->")
+"""Around the section, so that ``run.py --plugin-only`` replaces only it."""
 
 
 @dataclass
@@ -41,6 +57,7 @@ class ServerResult:
     levels: list[dict[str, object]] = field(default_factory=list)
     measurements: list[Measurement] = field(default_factory=list)
     overhead: Overhead | None = None
+    plugin: list[PluginOverhead] = field(default_factory=list)
 
 
 def _ms(seconds: float) -> str:
@@ -158,6 +175,44 @@ def _pgbench(o: Overhead) -> list[str]:
     return lines
 
 
+def plugin_section(servers: Sequence[ServerResult]) -> list[str]:
+    """The pytest plugin's section (benchmarks/plugin_overhead.py): a table per server."""
+    measured = [s for s in servers if s.plugin]
+    if not measured:
+        return []
+    out = [
+        PLUGIN_MARKERS[0],
+        PLUGIN_HEADING,
+        "",
+        "What `pgstatkit.pytest_plugin` adds to each test (`benchmarks/plugin_overhead.py`; "
+        "this section alone: `python benchmarks/run.py --plugin-only`, which rewrites only "
+        "it), "
+        "with its own reads on its own psycopg connection, on the filled database: *per "
+        "test* is the read before a test plus the read after it and the difference, around "
+        "a statement seen before; *per test, new statement* adds the text lookup of a "
+        "statement never seen before (once per statement and run); *one read* is one "
+        "`pg_stat_statements(showtext := false)` read through pgstatkit's guard; *read "
+        "with texts* is a bare `SELECT * FROM pg_stat_statements`, which reads the "
+        "query-text file, for comparison. Median (10th-90th percentile), variants "
+        "interleaved; the test's own statement is not timed. *load average*: the machine's "
+        "1-minute load when the level was done (other work shares the CPUs; compare it "
+        "with the CPU count above before reading the times).",
+        "",
+    ]
+    for server in measured:
+        out += [f"### {server.name}: pytest plugin overhead per test", "", HEADERS["plugin"]]
+        out.append("|--:|" + "--:|" * (len(VARIANTS) + 1))
+        for level in server.plugin:
+            cells = [
+                f"{_ms(level.samples[k].median)} ({_ms(level.samples[k].quantile(0.1))}-"
+                f"{_ms(level.samples[k].quantile(0.9))})"
+                for k in VARIANTS
+            ]
+            out.append(f"| {level.entries:,} | " + " | ".join(cells) + f" | {level.load_avg:.1f} |")
+        out.append("")
+    return out
+
+
 def render(
     *,
     servers: Sequence[ServerResult],
@@ -249,5 +304,6 @@ def render(
         out += [*_memory(server), ""]
         if server.overhead is not None:
             out += [*_pgbench(server.overhead), ""]
+    out += plugin_section(servers)
     body = "\n".join(out).rstrip() + "\n"
     return body + "\n" + findings.render(body)

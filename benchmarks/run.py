@@ -19,6 +19,7 @@ from pathlib import Path
 
 import latency
 import overhead
+import plugin_overhead
 import report
 import workload
 
@@ -87,6 +88,7 @@ def bench_server(
     reps: int,
     pgbench: tuple[int, int, int] | None,
     warmup: int,
+    plugin_only: bool = False,
 ) -> report.ServerResult:
     from pgstatkit.testing import Cluster
 
@@ -112,6 +114,15 @@ def bench_server(
                 f"  filled {filled} statements ({time.perf_counter() - start:.1f} s): "
                 f"{entries} entries, {int(text_bytes) / 1e6:.1f} MB of text"
             )
+            start = time.perf_counter()
+            result.plugin.append(
+                plugin_overhead.measure(
+                    cluster.dsn(DB), entries=int(entries), reps=reps, warmup=warmup
+                )
+            )
+            log(f"  pytest plugin at {entries} entries: {time.perf_counter() - start:.1f} s")
+            if plugin_only:
+                continue
             top = level == levels[-1]
             calls = latency.CALLS if top else tuple(c for c in latency.CALLS if c.pgss)
             start = time.perf_counter()
@@ -138,6 +149,20 @@ def bench_server(
     return result
 
 
+def splice_plugin(page: str, section: list[str]) -> str:
+    """``page`` with its pytest plugin section (between :data:`report.PLUGIN_MARKERS`)
+    replaced by ``section``, or inserted before the Findings when it has none: the other
+    sections, and the Findings computed from the tables, stay as they are."""
+    text = "\n".join(section).rstrip() + "\n"
+    begin, end = report.PLUGIN_MARKERS
+    start = page.find(begin)
+    if start != -1 and page.find(end, start) != -1:
+        stop = page.index(end, start) + len(end) + 1
+        return page[:start] + text + page[stop:]
+    at = page.index("## Findings")
+    return page[:at] + text + "\n" + page[at:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
@@ -151,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         help="server major(s) to run on (default: all; --quick: newest)",
     )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench part")
+    parser.add_argument(
+        "--plugin-only",
+        action="store_true",
+        help="only the pytest plugin's overhead, spliced into the existing --output page",
+    )
     args = parser.parse_args(argv)
 
     began = time.perf_counter()
@@ -162,13 +192,25 @@ def main(argv: list[str] | None = None) -> int:
         levels = (1000, 5000, 10000)
         reps, warmup = 11, 2
         pgbench = (10, 8, 3)
-    if args.no_pgbench:
+    if args.no_pgbench or args.plugin_only:
         pgbench = None
     chosen = installations(args.server or ("newest" if args.quick else "all"))
     servers = [
-        bench_server(inst, levels=levels, reps=reps, pgbench=pgbench, warmup=warmup)
+        bench_server(
+            inst,
+            levels=levels,
+            reps=reps,
+            pgbench=pgbench,
+            warmup=warmup,
+            plugin_only=args.plugin_only,
+        )
         for inst in chosen
     ]
+    if args.plugin_only:
+        page = args.output.read_text(encoding="utf-8")
+        args.output.write_text(splice_plugin(page, report.plugin_section(servers)), "utf-8")
+        log(f"spliced the pytest plugin section into {args.output}")
+        return 0
     command = "nox -s bench" + (" -- --quick" if args.quick else "")
     if args.server:
         command += (" -- " if not args.quick else " ") + f"--server {args.server}"

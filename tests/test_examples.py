@@ -76,6 +76,14 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         ' ("account_id", "created_at")',
         "Top statements grouped by fingerprint:",
     ),
+    "pytest_query_budgets": (
+        "NPlusOneWarning: pgstatkit: N+1: the same statement ran 8 times (threshold 5): "
+        "SELECT name FROM shop_customer WHERE id = $1",
+        "FAILED test_shop.py::test_cart_over_budget - Failed: pgstatkit: query budget",
+        "pgstatkit: baseline: more expensive: shared blocks per call",
+        "FAILED test_shop.py::test_order_by_number",
+        "Self-test passed.",
+    ),
     "periodic_report": (
         "Report 1 of 2",
         "Report 2 of 2",

@@ -96,24 +96,25 @@ SELECT dealloc FROM {{schema}}.pg_stat_statements_info;
 
 -- name: statement_counters
 -- The pytest plugin's per-test delta (pgstatkit.pytest_plugin): the cumulative counters
--- of every statement of the current database, one row per (queryid, toplevel) summed
--- over roles, WITHOUT texts: pg_stat_statements(false) does not read the query text
--- file, so two reads per test stay cheap. {{toplevel}} is p.toplevel (1.9+) or
--- NULL::bool (1.8); {{schema}} the extension's quoted schema.
-SELECT p.queryid,
-       {{toplevel}} AS toplevel,
-       pg_catalog.sum(p.calls)::int8 AS calls,
-       pg_catalog.sum(p.rows)::int8 AS rows,
-       pg_catalog.sum(p.shared_blks_hit)::int8 AS shared_blks_hit,
-       pg_catalog.sum(p.shared_blks_read)::int8 AS shared_blks_read,
-       pg_catalog.sum(p.total_exec_time)::float8 AS total_exec_time_ms,
-       pg_catalog.sum(p.total_plan_time)::float8 AS total_plan_time_ms,
-       NULL::text AS query
+-- of every entry of the current database, WITHOUT texts (pg_stat_statements(false) does
+-- not read the query text file), as ONE row of parallel arrays: thousands of rows cost
+-- the client far more to receive than their arrays, and grouping them here costs the
+-- server more than the client's summing of the few entries that changed.
+-- {{toplevel}} is p.toplevel (1.9+) or NULL::bool (1.8); {{schema}} the extension's
+-- quoted schema.
+SELECT pg_catalog.array_agg(p.userid::int8) AS userid,
+       pg_catalog.array_agg(p.queryid) AS queryid,
+       pg_catalog.array_agg({{toplevel}}) AS toplevel,
+       pg_catalog.array_agg(p.calls) AS calls,
+       pg_catalog.array_agg(p.rows) AS rows,
+       pg_catalog.array_agg(p.shared_blks_hit) AS shared_blks_hit,
+       pg_catalog.array_agg(p.shared_blks_read) AS shared_blks_read,
+       pg_catalog.array_agg(p.total_exec_time) AS total_exec_time_ms,
+       pg_catalog.array_agg(p.total_plan_time) AS total_plan_time_ms
 FROM {{schema}}.pg_stat_statements(false) AS p
 WHERE p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
                 WHERE db.datname = pg_catalog.current_database())
-  AND p.queryid IS NOT NULL
-GROUP BY 1, 2;
+  AND p.queryid IS NOT NULL;
 
 -- name: statement_texts
 -- $1 queryids (int8[]): one text per queryid of the current database (the plugin asks

@@ -12,7 +12,7 @@ import datetime as _dt
 import os
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, TypeVar, cast
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
@@ -26,7 +26,6 @@ from pgstatkit.models import (
     IndexUsage,
     QueryPlan,
     QueryStat,
-    StatementCounters,
     StatementTotals,
     TableStatistics,
 )
@@ -263,11 +262,21 @@ def statement_deallocations(*, timeout_ms: object = None) -> Operation[int | Non
     return Operation("statement_deallocations", steps, _validate.timeout_ms(timeout_ms))
 
 
-def statement_counters(*, timeout_ms: object = None) -> Operation[list[StatementCounters]]:
-    """The cumulative counters of every statement of the current database, without texts
-    (two of these make the pytest plugin's per-test delta: never a reset)."""
+Counters = dict[tuple[int, int, bool | None], tuple[int, int, int, int, float, float]]
+"""``statement_counters``' result: per entry ``(userid, queryid, toplevel)``, the
+cumulative ``(calls, rows, shared_blks_hit, shared_blks_read, total_exec_time_ms,
+total_plan_time_ms)``."""
 
-    def steps(ctx: Context) -> Steps[list[StatementCounters]]:
+
+def statement_counters(*, timeout_ms: object = None) -> Operation[Counters]:
+    """The cumulative counters of every entry of the current database, without texts
+    (two of these make the pytest plugin's per-test delta: never a reset).
+
+    Plain tuples, not models: the plugin compares thousands of them per test and builds
+    :class:`~pgstatkit.models.StatementCounters` only for the statements that changed.
+    """
+
+    def steps(ctx: Context) -> Steps[Counters]:
         version, schema = ctx.require_pg_stat_statements()
         sql = _sql.render(
             _sql.load("statements.sql", "statement_counters"),
@@ -275,7 +284,13 @@ def statement_counters(*, timeout_ms: object = None) -> Operation[list[Statement
             toplevel="p.toplevel" if version >= (1, 9) else "NULL::bool",
         )
         result = yield Query(sql)
-        return parse_rows(StatementCounters, result)
+        arrays = cast("list[list[Any] | None]", list(result.rows[0]))
+        if arrays[0] is None:  # no entry at all
+            return {}
+        users, qids, tops, *values = cast("list[list[Any]]", arrays)
+        # the driver gives int8 as int and float8 as float: zip, no per-value work
+        keys = zip(users, qids, tops, strict=True)
+        return cast(Counters, dict(zip(keys, zip(*values, strict=True), strict=True)))
 
     return Operation("statement_counters", steps, _validate.timeout_ms(timeout_ms))
 

@@ -8,8 +8,7 @@ statements not seen before. Nothing is ever reset.
 pgstatkit's own statements are left out: its reads carry the marker of
 :mod:`pgstatkit._own` (their queryids are remembered and dropped), and the transaction
 control of its guard (``BEGIN`` / ``ROLLBACK``, shared with every client) is measured
-once at the start -- two reads back to back, nothing else in between -- and subtracted,
-once per read of the plugin between the test's start and end.
+once at the start and subtracted (:mod:`pgstatkit.pytest_plugin._meter`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import warnings
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,16 +24,13 @@ from typing import Any
 
 import pytest
 
-from pgstatkit import _operations
 from pgstatkit._display import cut, one_line, safe
-from pgstatkit._own import MARKER
 from pgstatkit.errors import PgStatKitError
 from pgstatkit.models import StatementCounters
 from pgstatkit.pytest_plugin import _baseline, _connect
+from pgstatkit.pytest_plugin._meter import Meter, Snapshot
 
 __all__ = ["BUDGET_KEYS", "Budget", "NPlusOneWarning", "TestQueries", "Tracker"]
-
-Key = tuple[int, bool | None]
 
 BUDGET_KEYS = ("max_calls", "max_statements", "max_shared_blks", "max_rows")
 
@@ -125,8 +120,7 @@ def statement_table(statements: Iterable[StatementCounters], *, indent: str = " 
 
 @dataclass(slots=True)
 class _TestRecord:
-    start: dict[Key, StatementCounters]
-    start_ops: int
+    start: Snapshot
     statements: list[StatementCounters] | None = None
 
 
@@ -161,7 +155,7 @@ class TestQueries:
         record = self._item.stash.get(_RECORD, None)
         if record is None or not self._tracker.active:
             return []
-        return self._tracker.delta_since(record.start, record.start_ops)
+        return self._tracker.delta_since(record.start)
 
     @property
     def calls(self) -> int:
@@ -206,11 +200,8 @@ class Tracker:
         self._value = value
         self.active = False
         self._started = False
-        self._conn: Any = None
-        self._ops = 0  # operations run on the plugin's connection so far
-        self._overhead: dict[Key, int] = {}  # calls one operation adds to shared entries
-        self._own: set[int] = set()  # queryids of pgstatkit's own (marked) statements
-        self._texts: dict[int, str | None] = {}
+        self._meter: Meter | None = None
+        self._dealloc: int | None = None
         self._totals: dict[int, _Total] = {}
         self._notes: list[str] = []
         self._nplusone: list[tuple[str, int, str]] = []
@@ -264,76 +255,10 @@ class Tracker:
                 "(write one with --pgstatkit-save-baseline)"
             )
 
-    # ------------------------------------------------------------------ reading
-
-    def _run(self, op: Any) -> Any:
-        self._ops += 1
-        return _connect.run(self._conn, op)
-
-    def _read(self) -> tuple[dict[Key, StatementCounters], int]:
-        ops = self._ops
-        rows = self._run(_operations.statement_counters())
-        return {(r.queryid, r.toplevel): r for r in rows}, ops
-
-    def _lookup_texts(self, queryids: Iterable[int]) -> None:
-        missing = sorted({q for q in queryids if q not in self._texts and q not in self._own})
-        if not missing:
-            return
-        found = self._run(_operations.statement_texts(missing))
-        for qid in missing:
-            text = found.get(qid)
-            if text is not None and MARKER in text:
-                self._own.add(qid)
-            else:
-                self._texts[qid] = text
-
-    @staticmethod
-    def _diff(
-        start: Mapping[Key, StatementCounters], end: Mapping[Key, StatementCounters]
-    ) -> dict[Key, StatementCounters]:
-        changed = {}
-        for key, now in end.items():
-            before = start.get(key)
-            if before is not None and before.calls <= now.calls:
-                now = StatementCounters(
-                    queryid=now.queryid,
-                    toplevel=now.toplevel,
-                    calls=now.calls - before.calls,
-                    rows=now.rows - before.rows,
-                    shared_blks_hit=now.shared_blks_hit - before.shared_blks_hit,
-                    shared_blks_read=now.shared_blks_read - before.shared_blks_read,
-                    total_exec_time_ms=now.total_exec_time_ms - before.total_exec_time_ms,
-                    total_plan_time_ms=now.total_plan_time_ms - before.total_plan_time_ms,
-                    query=None,
-                )
-            # else: new, or evicted and back since: everything counted is since the start
-            if now.calls or now.rows or now.shared_blks:
-                changed[key] = now
-        return changed
-
-    def delta_since(
-        self, start: Mapping[Key, StatementCounters], start_ops: int
-    ) -> list[StatementCounters]:
-        """The statements run since the read ``start`` (made after ``start_ops``
-        operations), without pgstatkit's own, with their texts."""
-        end, end_ops = self._read()
-        changed = self._diff(start, end)
-        reads = end_ops - start_ops
-        for key, calls in self._overhead.items():
-            entry = changed.get(key)
-            if entry is None:
-                continue
-            left = entry.calls - calls * reads
-            if left <= 0 and not entry.rows and not entry.shared_blks:
-                del changed[key]
-            else:
-                changed[key] = dataclasses.replace(entry, calls=max(left, 0))
-        self._lookup_texts(q for q, _ in changed)
-        return [
-            dataclasses.replace(s, query=self._texts.get(s.queryid))
-            for (qid, _), s in changed.items()
-            if qid not in self._own
-        ]
+    def delta_since(self, start: Snapshot) -> list[StatementCounters]:
+        """The statements run since ``start``, without pgstatkit's own, with texts."""
+        assert self._meter is not None
+        return self._meter.delta(start)
 
     # ------------------------------------------------------------------ start
 
@@ -355,7 +280,7 @@ class Tracker:
         self._started = True
         dsn = self._dsn(request)
         try:
-            self._conn = _connect.connect(dsn)
+            conn = _connect.connect(dsn)
         except ImportError as exc:
             self._note(f"query tracking is off: {exc}")
             return
@@ -365,38 +290,22 @@ class Tracker:
             reason = safe(one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             self._note(f"query tracking is off: cannot connect: {reason}")
             return
+        self._meter = Meter(conn)
         try:
-            self._calibrate()
+            self._meter.calibrate()
+            self._dealloc = self._meter.deallocations()
         except PgStatKitError as exc:
             self._note(f"query tracking is off: {safe(one_line(str(exc)))}")
             self._close()
             return
         self.active = True
 
-    def _calibrate(self) -> None:
-        """Learn what one of the plugin's own operations adds to entries it shares with
-        other clients (its guard's ``BEGIN`` / ``ROLLBACK``): two reads back to back,
-        twice, until both agree (a statement of something else would differ)."""
-        unit: dict[Key, int] = {}
-        for _attempt in range(3):
-            first, _ = self._read()
-            second, _ = self._read()
-            once = self._diff(first, second)
-            self._lookup_texts(q for q, _ in once)  # learns which are pgstatkit's own
-            third, _ = self._read()
-            fourth, _ = self._read()
-            twice = self._diff(third, fourth)
-            unit = {k: s.calls for k, s in once.items() if k[0] not in self._own}
-            if unit == {k: s.calls for k, s in twice.items() if k[0] not in self._own}:
-                break
-        self._overhead = unit
-
     def _close(self) -> None:
-        if self._conn is not None:
+        if self._meter is not None:
             try:
-                self._conn.close()
+                self._meter.close()
             finally:
-                self._conn = None
+                self._meter = None
 
     # ------------------------------------------------------------------ hooks
 
@@ -411,8 +320,11 @@ class Tracker:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
         if not self.active:
             return (yield)
-        start, ops = self._read()
-        record = _TestRecord(start, ops)
+        try:
+            record = _TestRecord(self._require_meter().read())
+        except Exception as exc:
+            self._stop(exc)
+            return (yield)
         item.stash[_RECORD] = record
         try:
             result = yield
@@ -422,8 +334,28 @@ class Tracker:
         self._finish(item, record, check=True)
         return result
 
+    def _require_meter(self) -> Meter:
+        if self._meter is None:
+            raise RuntimeError("no connection")
+        return self._meter
+
+    def _stop(self, exc: Exception) -> None:
+        """A read failed (the connection was lost, say): measure nothing more, say why
+        once (a baseline or summary of part of the run is not written)."""
+        if not isinstance(exc, PgStatKitError | RuntimeError | _connect.server_error_class()):
+            raise exc
+        self.active = False
+        reason = safe(one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+        self._note(f"query tracking stopped after {self._measured} tests: {reason}")
+        with contextlib.suppress(Exception):
+            self._close()
+
     def _finish(self, item: pytest.Item, record: _TestRecord, *, check: bool) -> None:
-        statements = self.delta_since(record.start, record.start_ops)
+        try:
+            statements = self.delta_since(record.start)
+        except Exception as exc:
+            self._stop(exc)
+            return
         record.statements = statements
         self._measured += 1
         self._add_totals(statements)
@@ -481,22 +413,30 @@ class Tracker:
                 f"(threshold {self.nplusone_threshold}): {text}"
             )
         if self.nplusone_mode == "warn":
-            for line in found:
-                warnings.warn(NPlusOneWarning(f"pgstatkit: {line}"), stacklevel=1)
+            path, lineno, _ = item.reportinfo()
+            for line in found:  # reported at the test, not here
+                warnings.warn_explicit(
+                    NPlusOneWarning(f"pgstatkit: {line}"),
+                    NPlusOneWarning,
+                    filename=str(path),
+                    lineno=(lineno or 0) + 1,
+                )
             return []
         return found
 
     def _add_totals(self, statements: list[StatementCounters]) -> None:
+        for qid in {s.queryid for s in statements}:
+            if qid in self._totals:
+                self._totals[qid].tests += 1
         for s in statements:
             total = self._totals.get(s.queryid)
             if total is None:
-                total = self._totals[s.queryid] = _Total(s.queryid, s.query)
+                total = self._totals[s.queryid] = _Total(s.queryid, s.query, tests=1)
             total.calls += s.calls
             total.rows += s.rows
             total.shared_blks_hit += s.shared_blks_hit
             total.shared_blks_read += s.shared_blks_read
             total.total_time_ms += s.total_exec_time_ms + s.total_plan_time_ms
-            total.tests += 1
 
     # ------------------------------------------------------------------ the end
 
@@ -538,6 +478,18 @@ class Tracker:
         }
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.active and self._dealloc is not None:
+            try:
+                evicted = (self._require_meter().deallocations() or 0) - self._dealloc
+            except Exception as exc:
+                self._stop(exc)
+            else:
+                if evicted > 0:
+                    self._note(
+                        f"pg_stat_statements evicted {evicted} entries during the run: "
+                        "statements of some tests may be missing from their counts; raise "
+                        "pg_stat_statements.max"
+                    )
         self._close()
         if self._baseline is not None and self._save_path is not None and self.active:
             self._baseline.write(self._save_path)
@@ -582,7 +534,3 @@ class Tracker:
 
     def queries_for(self, request: pytest.FixtureRequest) -> TestQueries:
         return TestQueries(self, request.node)
-
-
-def _env_flag(name: str) -> bool:  # pragma: no cover - reserved
-    return os.environ.get(name, "") not in ("", "0")
