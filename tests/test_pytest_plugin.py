@@ -312,3 +312,23 @@ def test_xdist_refused_with_a_clear_message(
     result = _run(pytester, "-p", "xdist", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "pytest-xdist workers would share it" in result.stderr.str()
+
+
+def test_configuration_errors_say_what_to_fix(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # refused while configuring, before any connection (the address answers nothing)
+    monkeypatch.setenv("PGSTATKIT_PYTEST_DSN", "postgresql://nobody@203.0.113.1/none")
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\npgstatkit_max_calls = many\n")
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = _run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ini pgstatkit_max_calls: max_calls must be an integer >= 0, got 'many'" in (
+        result.stderr.str()
+    )
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    result = _run(pytester, "--pgstatkit-compare=missing.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no baseline file missing.json (write one with --pgstatkit-save-baseline)" in (
+        result.stderr.str()
+    )

@@ -77,7 +77,7 @@ def budget_value(value: object, name: str, where: str) -> int | None:
     """A budget limit: an int >= 0, or None / "" for none.
 
     Raises:
-        pytest.UsageError: anything else, naming where it came from.
+        ValueError: anything else, naming where it came from.
     """
     if value is None or value == "":
         return None
@@ -85,7 +85,7 @@ def budget_value(value: object, name: str, where: str) -> int | None:
         with contextlib.suppress(ValueError):
             value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise pytest.UsageError(f"{where}: {name} must be an integer >= 0, got {value!r}")
+        raise ValueError(f"{where}: {name} must be an integer >= 0, got {value!r}")
     return value
 
 
@@ -225,12 +225,17 @@ class Tracker:
 
     def _settings(self) -> None:
         config = self.config
-        self.default_budget = Budget(
-            **{
-                key: budget_value(config.getini(f"pgstatkit_{key}"), key, f"ini pgstatkit_{key}")
-                for key in BUDGET_KEYS
-            }
-        )
+        try:
+            self.default_budget = Budget(
+                **{
+                    key: budget_value(
+                        config.getini(f"pgstatkit_{key}"), key, f"ini pgstatkit_{key}"
+                    )
+                    for key in BUDGET_KEYS
+                }
+            )
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
         mode = config.getoption("pgstatkit_nplusone") or str(config.getini("pgstatkit_nplusone"))
         if mode not in ("off", "warn", "fail"):
             raise pytest.UsageError(f"ini pgstatkit_nplusone: off, warn or fail, got {mode!r}")
@@ -381,22 +386,26 @@ class Tracker:
         budget = self.default_budget
         for marker in reversed(list(item.iter_markers("query_budget"))):  # closest last
             if marker.args:
-                raise pytest.UsageError(
+                pytest.fail(
                     f"{item.nodeid}: query_budget takes keyword arguments only "
-                    f"({', '.join(BUDGET_KEYS)})"
+                    f"({', '.join(BUDGET_KEYS)})",
+                    pytrace=False,
                 )
             unknown = sorted(set(marker.kwargs) - set(BUDGET_KEYS))
             if unknown:
-                raise pytest.UsageError(
+                pytest.fail(
                     f"{item.nodeid}: query_budget: unknown {', '.join(unknown)} "
-                    f"(known: {', '.join(BUDGET_KEYS)})"
+                    f"(known: {', '.join(BUDGET_KEYS)})",
+                    pytrace=False,
                 )
-            budget = budget.merged(
-                {
+            try:
+                limits = {
                     k: budget_value(v, k, f"{item.nodeid}: query_budget")
                     for k, v in marker.kwargs.items()
                 }
-            )
+            except ValueError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            budget = budget.merged(limits)
         return budget
 
     def _check_nplusone(self, item: pytest.Item, statements: list[StatementCounters]) -> list[str]:
