@@ -210,7 +210,7 @@ def plugin_section(servers: Sequence[ServerResult]) -> list[str]:
             ]
             out.append(f"| {level.entries:,} | " + " | ".join(cells) + f" | {level.load_avg:.1f} |")
         out.append("")
-    return out
+    return [*out[:-1], PLUGIN_MARKERS[1], ""]
 
 
 def render(

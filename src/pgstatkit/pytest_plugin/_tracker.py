@@ -518,9 +518,9 @@ class Tracker:
         if self.active:
             data = self.summary()
             write(f"{data['tests_measured']} tests measured, {data['statements']} statements")
-            for title, key, rows in (
-                ("top by total time", "total_time_ms", data["top_by_total_time"]),
-                ("top by shared blocks", "shared_blks", data["top_by_shared_blks"]),
+            for title, rows in (
+                ("top by total time", data["top_by_total_time"]),
+                ("top by shared blocks", data["top_by_shared_blks"]),
             ):
                 if not rows:
                     continue
@@ -533,7 +533,6 @@ class Tracker:
                         f"{r['calls']:>9} {r['total_time_ms']:>10.2f} {blks:>9} "
                         f"{r['tests']:>5}  {text}"
                     )
-                del key
             if self._nplusone:
                 write("N+1 suspects:")
                 for test, calls, text in self._nplusone:
