@@ -42,6 +42,9 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (benchmarks/README.md); rewrites docs/benchmarks.md. ``-- --quick``: smoke run."""
     session.install("-e", ".[all]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+    # then the history section (PostgreSQL 15 with PoWA), written into the same page
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    session.run("python", "benchmarks/history.py", *quick)
 
 
 @nox.session

@@ -14,15 +14,16 @@
 -- of arrays (column per array, the order of history_state), and what a snapshot needs
 -- besides. The store's fingerprint of every entry it knows: $1 dbid[], $2 userid[],
 -- $3 queryid[], $4 toplevel[], $5 calls[], $6 plans[], $7 stats_since[]. An entry is
--- returned when it is not in the fingerprint (new), when its calls, plans or
+-- returned when it is not in the fingerprint (new: fresh), when its calls, plans or
 -- stats_since differ (moved, or re-created), and as gone when it is only in the
--- fingerprint (evicted or reset). $8 true, or a stats_reset different from $9 (the
+-- fingerprint (evicted or reset); the entries now are the fingerprint's + fresh - gone. $8 true, or a stats_reset different from $9 (the
 -- store's last): every entry is returned (baseline, or the instance was reset).
 -- pg_stat_statements(false): the query-text file is never read here.
 WITH i AS MATERIALIZED (
-    SELECT pg_catalog.clock_timestamp() AS captured_at, x.stats_reset, x.dealloc
+    SELECT pg_catalog.clock_timestamp() AS captured_at, x.stats_reset, x.dealloc,
+           $8::bool OR x.stats_reset IS DISTINCT FROM $9::timestamptz AS full_read
     FROM {{info}} AS x
-), c AS MATERIALIZED (
+), c AS (
     SELECT p.dbid::int8 AS dbid, p.userid::int8 AS userid, p.queryid,
            {{toplevel}} AS toplevel, {{stats_since}} AS stats_since,
            {{counters}}
@@ -35,22 +36,19 @@ WITH i AS MATERIALIZED (
                     pg_catalog.unnest($5::int8[]), pg_catalog.unnest($6::int8[]),
                     pg_catalog.unnest($7::timestamptz[]))
         AS f (dbid, userid, queryid, toplevel, calls, plans, stats_since)
-), m AS (
-    SELECT $8::bool OR i.stats_reset IS DISTINCT FROM $9::timestamptz AS full_read FROM i
 ), j AS (
     SELECT coalesce(c.dbid, f.dbid) AS dbid, coalesce(c.userid, f.userid) AS userid,
            coalesce(c.queryid, f.queryid) AS queryid, coalesce(c.toplevel, f.toplevel) AS toplevel,
-           c.dbid IS NULL AS gone, c.stats_since,
+           c.dbid IS NULL AS gone, f.dbid IS NULL AS fresh, c.stats_since,
            {{c_counters}}
     FROM c
     FULL JOIN f ON f.dbid = c.dbid AND f.userid = c.userid AND f.queryid = c.queryid
                AND f.toplevel = c.toplevel
-    CROSS JOIN m
-    WHERE m.full_read OR c.dbid IS NULL OR f.dbid IS NULL OR c.calls <> f.calls
-       OR c.plans <> f.plans OR c.stats_since IS DISTINCT FROM f.stats_since
+    WHERE (SELECT i.full_read FROM i) OR c.dbid IS NULL OR f.dbid IS NULL
+       OR c.calls <> f.calls OR c.plans <> f.plans
+       OR c.stats_since IS DISTINCT FROM f.stats_since
 )
-SELECT i.captured_at, i.stats_reset, i.dealloc, m.full_read,
-       (SELECT pg_catalog.count(*) FROM c)::int4 AS entries,
+SELECT i.captured_at, i.stats_reset, i.dealloc, i.full_read,
        pg_catalog.current_setting('server_version_num')::int4 AS server_version_num,
        (SELECT d.oid::int8 FROM pg_catalog.pg_database AS d
         WHERE d.datname = pg_catalog.current_database()) AS datid,
@@ -58,9 +56,9 @@ SELECT i.captured_at, i.stats_reset, i.dealloc, m.full_read,
         WHERE d.datname = pg_catalog.current_database()) AS database_stats,
        a.*
 FROM i
-CROSS JOIN m
 CROSS JOIN (
-    SELECT pg_catalog.array_agg(j.dbid) AS dbid, pg_catalog.array_agg(j.userid) AS userid,
+    SELECT pg_catalog.count(*) FILTER (WHERE j.fresh)::int4 AS fresh,
+           pg_catalog.array_agg(j.dbid) AS dbid, pg_catalog.array_agg(j.userid) AS userid,
            pg_catalog.array_agg(j.queryid) AS queryid,
            pg_catalog.array_agg(j.toplevel) AS toplevel,
            pg_catalog.array_agg(j.gone) AS gone,
@@ -155,6 +153,13 @@ CROSS JOIN (
     FROM {{schema}}.history_state AS h
     WHERE h.target_id = $1::int4
 ) AS f;
+
+-- name: store_last
+-- STORE. $1 target id: when its last snapshot was captured (NULL: none).
+SELECT (SELECT s.captured_at FROM {{schema}}.history_snapshots AS s
+        WHERE s.target_id = $1::int4
+        ORDER BY s.captured_at DESC, s.id DESC
+        LIMIT 1) AS captured_at;
 
 -- name: store_snapshot
 -- STORE. The snapshot's row: $1 target id, $2 captured_at, $3 previous captured_at,

@@ -59,6 +59,10 @@ DEFAULT_TARGET = "local"
 DEFAULT_KEEP = _dt.timedelta(days=14)
 """How long :func:`pgstatkit.history.prune` keeps snapshots by default (PgHero's 14 days)."""
 
+CHANGES_WORK_MEM = "64MB"
+"""``work_mem`` of :func:`changes` (``SET LOCAL``): its aggregation hashes every entry of
+the window in memory instead of sorting on disk."""
+
 LOCK_SPACE = 0x70677368  # b'pgsh': the first key of the per-target advisory locks
 DEFAULT_LOCK_TIMEOUT_MS = 1000
 MAX_KEEP = _dt.timedelta(days=3660)
@@ -840,18 +844,23 @@ def read_target(prepared: Prepared, timeout_ms: int, lock_ms: int) -> Operation[
     def steps(ctx: Context) -> Steps[Reading]:
         version, pgss_schema = ctx.require_pg_stat_statements()
         yield _lock_timeout(lock_ms)
+        # the FULL JOIN of 10,000 entries with the fingerprint: hash the fingerprint, never
+        # sort the wide rows (the planner cannot estimate either side's size)
+        yield Query("SELECT pg_catalog.set_config('enable_mergejoin', 'off', true)")
         params = (
             *prepared.fingerprint,
             prepared.captured_at is None,
             prepared.stats_reset,
         )
         row = _named((yield Query(_read_target_sql(version, pgss_schema), params)))
+        known = len(prepared.fingerprint[0] or ())  # type: ignore[arg-type]
+        gone = sum(1 for g in row["gone"] or () if g)
         return Reading(
             captured_at=row["captured_at"],
             stats_reset=row["stats_reset"],
             dealloc=None if row["dealloc"] is None else int(row["dealloc"]),
             full_read=bool(row["full_read"]),
-            entries=int(row["entries"]),
+            entries=known + int(row["fresh"]) - gone,
             server_version_num=int(row["server_version_num"]),
             pgss_version=f"{version[0]}.{version[1]}",
             datid=None if row["datid"] is None else int(row["datid"]),
@@ -889,7 +898,7 @@ def write(
     def steps(ctx: Context) -> Steps[Written]:
         yield _lock_timeout(lock_ms)
         locked = _named((yield Query(sql.store("store_lock"), (LOCK_SPACE, prepared.target_id))))
-        last = _named((yield Query(sql.store("store_previous"), (prepared.target_id,))))
+        last = _named((yield Query(sql.store("store_last"), (prepared.target_id,))))
         if not locked["locked"] or last["captured_at"] != prepared.captured_at:
             raise SnapshotConflictError(
                 f"another collector is snapshotting target {target!r} (or wrote a snapshot "
@@ -1134,6 +1143,8 @@ def changes(
 
     def steps(ctx: Context) -> Steps[HistoryChanges]:
         yield from _require_store(sql)
+        # one hash aggregate over a day of deltas (1.44M rows) fits here, not in 4 MB
+        yield Query("SELECT pg_catalog.set_config('work_mem', $1, true)", (CHANGES_WORK_MEM,))
         summary = _named((yield Query(sql.store("window_summary"), (target, since, until))))
         version = _oldest(summary["pgss_versions"])
         result = yield Query(changes_sql, (target, since, until, limit, include_pgstatkit, queryid))
