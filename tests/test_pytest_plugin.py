@@ -51,6 +51,8 @@ def db():
 """
 
 TESTS = """
+import os
+
 import pytest
 
 
@@ -84,6 +86,8 @@ def test_book_by_isbn(db):
 @pytest.mark.query_budget(max_calls=1, max_statements=1)
 def test_author_by_id(db):
     assert db.execute("SELECT name FROM sample_author WHERE id = %s", (3,)).fetchone()
+    if os.environ.get("SAMPLE_NEW_STATEMENT"):  # a statement the baseline lacks
+        db.execute("SELECT id AS new_in_run_two FROM sample_author WHERE id = 1").fetchone()
 
 
 def test_fixture(db, pgstatkit_queries):
@@ -184,18 +188,28 @@ def test_budgets_nplusone_and_baseline(
 
     # the index goes: the test that uses it reads more blocks per call and fails
     pg_server.psql("DROP INDEX sample_book_isbn", dbname=SAMPLE_DB)
+    monkeypatch.setenv("SAMPLE_NEW_STATEMENT", "1")
     try:
         result = _run(
             pytester,
             f"--pgstatkit-compare={baseline}",
             "--pgstatkit-nplusone=off",
+            "-o",
+            "pgstatkit_fail_on_new_statements=true",
             "--deselect=test_app.py::test_over_budget",
         )
     finally:
         pg_server.psql("CREATE INDEX sample_book_isbn ON sample_book (isbn)", dbname=SAMPLE_DB)
     out = result.stdout.str()
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=2, failed=2)
     assert "FAILED test_app.py::test_book_by_isbn" in out
+    # a statement the baseline does not have, with pgstatkit_fail_on_new_statements (and
+    # over the marker's budget too)
+    failure = out[out.index("_ test_author_by_id _") :]
+    assert (
+        "pgstatkit: baseline: new statement (1 calls): "
+        "SELECT id AS new_in_run_two FROM sample_author WHERE id = $1"
+    ) in failure, failure
     assert re.search(
         r"pgstatkit: baseline: more expensive: shared blocks per call [\d.]+ -> [\d.]+ "
         r"\(\+\d+%\) \(tolerance 10%; mean time [\d.e-]+ -> [\d.e-]+ ms, reported only\): "
