@@ -221,8 +221,10 @@ def render(
     quick: bool,
     reps: int,
     elapsed_s: float,
+    health: Sequence[str] = (),
 ) -> str:
-    """The whole markdown document."""
+    """The whole markdown document (``health``: the lines of the health checks'
+    section, ``benchmarks/health.py``)."""
     out = [
         "# Benchmarks",
         "",
@@ -305,5 +307,6 @@ def render(
         if server.overhead is not None:
             out += [*_pgbench(server.overhead), ""]
     out += plugin_section(servers)
+    out += list(health)
     body = "\n".join(out).rstrip() + "\n"
     return body + "\n" + findings.render(body)

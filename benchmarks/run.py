@@ -17,6 +17,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+import health
 import latency
 import overhead
 import plugin_overhead
@@ -181,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the pytest plugin's overhead, spliced into the existing --output page",
     )
+    parser.add_argument("--no-health", action="store_true", help="skip the health checks part")
+    parser.add_argument(
+        "--health-only",
+        action="store_true",
+        help="only the health checks part: rewrite its section of the existing page",
+    )
     args = parser.parse_args(argv)
 
     began = time.perf_counter()
@@ -195,6 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_pgbench or args.plugin_only:
         pgbench = None
     chosen = installations(args.server or ("newest" if args.quick else "all"))
+    health_reps = 3 if args.quick else 7
+    health_lines: list[str] = []
+    if not args.no_health and not args.plugin_only:
+        results = []
+        for inst in chosen:
+            log(f"== health checks: PostgreSQL {inst.version}")
+            tables = 200 if args.quick else health.TABLES
+            results.append(health.measure(inst, reps=health_reps, tables=tables, log=log))
+        health_lines = health.section(results, health_reps)
+    if args.health_only:
+        page = args.output.read_text(encoding="utf-8")
+        args.output.write_text(health.splice(page, health_lines), encoding="utf-8")
+        log(f"wrote the health section of {args.output} in {time.perf_counter() - began:.0f} s")
+        return 0
     servers = [
         bench_server(
             inst,
@@ -221,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         reps=reps,
         elapsed_s=time.perf_counter() - began,
+        health=health_lines,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     text = keep_advisor_block(args.output, text)

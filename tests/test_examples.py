@@ -57,6 +57,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "sample the rules read: pgstatkit_pg_stat_statements_available 1.0",
         "sample the rules read: pgstatkit_pg_stat_statements_deallocations_total",
     ),
+    "health_checks": (
+        "CREATE UNIQUE INDEX CONCURRENTLY failed",
+        "[warning] invalid_indexes public.example_health_v",
+        "Running: DROP INDEX CONCURRENTLY public.example_health_v;",
+        "Running: SELECT pg_terminate_backend(",
+        "All checks ok.",
+    ),
     "history_lifespan": (
         "Snapshots taken: ",
         "GET /history/changes: ",

@@ -22,9 +22,12 @@ from typing import Any, Literal
 
 from pgstatkit.models import (
     DatabaseStatistics,
+    HealthFinding,
+    HealthReport,
     HelpedStatement,
     IndexSuggestion,
     IndexUsage,
+    Measure,
     QueryPlan,
     QueryStat,
     SetupFinding,
@@ -388,5 +391,40 @@ describe(
         "write_overhead_ms_per_day": "ms per day the index would cost the table's inserts and non-HOT updates (10 us a row, at the rate since the table statistics were reset)",
         "validated": "the costs come from plans with a hypothetical index (hypopg); `False`: ranked by the `pg_stats` estimate only",
         "statements": "the statements it helps: `HelpedStatement` objects, the most time saved first",
+    },
+)
+
+describe(
+    Measure,
+    None,
+    {
+        "name": "what the number is (`size_bytes`, `age_xids`, `waiting_ms`...; the unit is also the name's suffix where it has one)",
+        "value": "the number; `None` where the server or the role's privileges do not give it (`text_file_bytes` without `pg_stat_file`)",
+        "unit": '`"bytes"`, `"ms"`, `"s"`, `"ratio"` (0 to 1), `"count"` or `"xids"` (transaction or multixact IDs)',
+    },
+)
+
+describe(
+    HealthFinding,
+    None,
+    {
+        "check": "the check's name (`unused_indexes`, `xid_wraparound`... see [Health checks](health.md))",
+        "severity": '`"ok"`, `"unknown"` (the check could not run or judge: the explanation says why and which grant it needs), `"warning"` or `"critical"`',
+        "object": "what the finding concerns: a relation (schema-qualified, quoted as SQL needs), `database <name>`, `pid <n>`, a slot name, a prepared transaction's gid, `table.column`; `None` for a finding about the whole check (its `ok` line)",
+        "evidence": "the numbers the finding rests on: `Measure` objects (name, value, unit)",
+        "explanation": "one sentence: what was found and why it matters",
+        "fix": "the SQL (or `ALTER SYSTEM` setting) that resolves it, ready to paste into psql; `None` when there is nothing to run (an `ok` finding, replica lag)",
+        "risk": "what the fix itself can cost: locks, rewrites, restarts, lost work; `None` with no fix",
+        "detail": "text from the server that helps: the query, the blocking chain, the index definition; untrusted (escape it for terminals and HTML)",
+    },
+)
+
+describe(
+    HealthReport,
+    None,
+    {
+        "checks": "the names of the checks that ran, in their fixed order",
+        "findings": "`HealthFinding` objects, check by check; every check has at least one",
+        "worst": 'the highest severity among the findings: `"ok"`, `"unknown"`, `"warning"` or `"critical"` (`pgstatkit health` exits 0, 20, 21 or 22 for it)',
     },
 )

@@ -125,7 +125,9 @@ def from_health(report: Any) -> list[CheckFinding]:
         if f.severity not in _HEALTH_LEVELS:
             continue
         evidence = ", ".join(
-            f"{m.name} {m.value:g}{(' ' + m.unit) if m.unit else ''}" for m in f.evidence
+            f"{m.name} {m.value:g}{(' ' + m.unit) if m.unit else ''}"
+            for m in f.evidence
+            if m.value is not None  # a Measure the server or role does not give
         )
         what = f"{f.object}: " if f.object else ""
         message = f"{what}{f.explanation}" + (f" ({evidence})" if evidence else "")

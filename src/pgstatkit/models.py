@@ -21,6 +21,10 @@ __all__ = [
     "DatabaseStatistics",
     "HelpedStatement",
     "IndexSuggestion",
+    "HealthFinding",
+    "HealthReport",
+    "HealthSeverity",
+    "Measure",
     "IndexUsage",
     "QueryPlan",
     "QueryStat",
@@ -400,6 +404,114 @@ class SetupReport(_Model):
         return " ".join(args)
 
 
+HealthSeverity = Literal["ok", "unknown", "warning", "critical"]
+"""The severities of a health finding, from best to worst (``unknown``: the check could
+not run, or could not judge; its explanation says why and what grant it needs)."""
+
+HEALTH_SEVERITIES: tuple[HealthSeverity, ...] = ("ok", "unknown", "warning", "critical")
+"""The severities in rank order: the worst of a report is the highest."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measure(_Model):
+    """One number of a finding's evidence, with its unit.
+
+    ``unit`` is one of ``"bytes"``, ``"ms"``, ``"ratio"`` (0 to 1), ``"count"``,
+    ``"xids"`` (transaction or multixact IDs), ``"s"``. ``value`` is ``None`` where the
+    server or the role's privileges do not give it.
+    """
+
+    name: str
+    value: float | None
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthFinding(_Model):
+    """One finding of :func:`pgstatkit.stats.health`.
+
+    ``check`` is the check's name, ``object`` what it concerns (a schema-qualified,
+    quoted relation name, ``database <name>``, ``pid <n>``, a slot or a prepared
+    transaction), ``None`` for a finding about the whole check (its ``ok`` line).
+    ``evidence``: the numbers it rests on, with units. ``explanation``: one sentence.
+    ``fix``: the SQL (or setting) that resolves it, ``None`` where there is nothing to
+    run; ``risk``: what the fix itself can cost (locks, rewrites, restarts, lost work).
+    ``detail``: text from the server that helps (a query, a blocking chain, an index
+    definition), untrusted: escape it before showing it on a terminal or in HTML.
+    """
+
+    check: str
+    severity: HealthSeverity
+    object: str | None
+    evidence: tuple[Measure, ...]
+    explanation: str
+    fix: str | None = None
+    risk: str | None = None
+    detail: str | None = None
+
+    def measure(self, name: str) -> float | None:
+        """The value of the evidence ``name``.
+
+        Raises:
+            KeyError: the finding has no such evidence.
+        """
+        for m in self.evidence:
+            if m.name == name:
+                return m.value
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict; ``evidence`` a list of ``Measure`` dicts."""
+        data = {name: getattr(self, name) for name in type(self)._FIELD_NAMES}
+        data["evidence"] = [m.to_dict() for m in self.evidence]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport(_Model):
+    """The findings of :func:`pgstatkit.stats.health`: every check that ran, in the order
+    of the checks, each with at least one finding (one ``ok`` finding when it found
+    nothing)."""
+
+    checks: tuple[str, ...]
+    findings: tuple[HealthFinding, ...]
+    worst: HealthSeverity = field(init=False)
+    """The highest severity among the findings (``"ok"`` when there are none)."""
+
+    def __post_init__(self) -> None:
+        ranks = [HEALTH_SEVERITIES.index(f.severity) for f in self.findings]
+        object.__setattr__(self, "worst", HEALTH_SEVERITIES[max(ranks, default=0)])
+
+    def for_check(self, name: str) -> tuple[HealthFinding, ...]:
+        """The findings of the check ``name`` (empty if it did not run)."""
+        return tuple(f for f in self.findings if f.check == name)
+
+    def severity_of(self, name: str) -> HealthSeverity:
+        """The worst severity of the check ``name`` (``"ok"`` if it found nothing).
+
+        Raises:
+            KeyError: the check did not run.
+        """
+        if name not in self.checks:
+            raise KeyError(name)
+        ranks = [HEALTH_SEVERITIES.index(f.severity) for f in self.for_check(name)]
+        return HEALTH_SEVERITIES[max(ranks, default=0)]
+
+    @property
+    def problems(self) -> tuple[HealthFinding, ...]:
+        """The findings that are not ``"ok"``, worst first."""
+        bad = [f for f in self.findings if f.severity != "ok"]
+        return tuple(sorted(bad, key=lambda f: -HEALTH_SEVERITIES.index(f.severity)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"checks": [...], "findings": [finding.to_dict(), ...], "worst": ...}``."""
+        return {
+            "checks": list(self.checks),
+            "findings": [f.to_dict() for f in self.findings],
+            "worst": self.worst,
+        }
+
+
 for _cls in (
     QueryStat,
     StatementTotals,
@@ -410,6 +522,9 @@ for _cls in (
     QueryPlan,
     SetupFinding,
     SetupReport,
+    Measure,
+    HealthFinding,
+    HealthReport,
 ):
     _register(_cls)
 del _cls

@@ -35,12 +35,18 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
+from pgstatkit import _health, reports
 from pgstatkit import _operations as _ops
-from pgstatkit import reports
 from pgstatkit._display import cut
 from pgstatkit._plan import Plan, run_plan_async, run_plan_sync
 from pgstatkit.errors import PgStatKitError
-from pgstatkit.models import DatabaseStatistics, QueryStat, StatementTotals
+from pgstatkit.models import (
+    HEALTH_SEVERITIES,
+    DatabaseStatistics,
+    HealthReport,
+    QueryStat,
+    StatementTotals,
+)
 
 try:
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -58,6 +64,7 @@ __all__ = [
     "Snapshot",
     "collect_snapshot",
     "collect_snapshot_sync",
+    "health_families",
     "metric_families",
     "render",
     "render_metrics",
@@ -106,6 +113,9 @@ class Snapshot:
     error: str | None = None
     deallocations: int | None = None
     """``pg_stat_statements_info.dealloc`` (1.9+), ``None`` when unknown."""
+    health: HealthReport | None = None
+    """The health checks' report when the scrape asked for it (``health=True``): the
+    ``pgstatkit_health_*`` gauges."""
 
 
 def _check_options(top_n: int, max_query_length: int) -> None:
@@ -125,8 +135,10 @@ def _scrape(
     max_query_length: int,
     include_pgstatkit: bool,
     timeout_ms: float | None,
+    health: bool = False,
 ) -> Plan[Snapshot]:
-    """One scrape: the database statistics, then the top statements, each its own call.
+    """One scrape: the database statistics, then the top statements, each its own call
+    (and the health checks, with ``health``).
 
     A pgstatkit error of either is recorded in the snapshot (the first one's message)
     instead of raised.
@@ -156,8 +168,20 @@ def _scrape(
             deallocations = yield _ops.statement_deallocations(timeout_ms=timeout_ms)
         except PgStatKitError as exc:
             logger.warning("pgstatkit metrics: pg_stat_statements_info unavailable: %s", exc)
+    report: HealthReport | None = None
+    if health:
+        try:
+            report = yield _health.health(timeout_ms=timeout_ms)
+        except PgStatKitError as exc:
+            logger.warning("pgstatkit metrics: health checks unavailable: %s", exc)
     return Snapshot(
-        database, statements, include_query_text, max_query_length, error, deallocations
+        database,
+        statements,
+        include_query_text,
+        max_query_length,
+        error,
+        deallocations,
+        health=report,
     )
 
 
@@ -169,8 +193,13 @@ async def collect_snapshot(
     max_query_length: int = 200,
     include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
+    health: bool = False,
 ) -> Snapshot:
     """Read a :class:`Snapshot` from an async source (as for ``pgstatkit.stats``).
+
+    ``health=True`` also runs the health checks (``stats.health``, default thresholds):
+    the ``pgstatkit_health_findings`` and ``pgstatkit_health_status`` gauges
+    (docs/health.md).
 
     pgstatkit errors (extension missing, no privilege, timeout) do not raise: the snapshot
     records them and the metrics say so (``pgstatkit_up``,
@@ -180,7 +209,9 @@ async def collect_snapshot(
     Raises:
         ValueError: ``top_n`` not 1..10,000 or ``max_query_length`` not positive.
     """
-    plan = _scrape(top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms)
+    plan = _scrape(
+        top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms, health
+    )
     return await run_plan_async(source, plan)
 
 
@@ -192,9 +223,12 @@ def collect_snapshot_sync(
     max_query_length: int = 200,
     include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
+    health: bool = False,
 ) -> Snapshot:
     """The blocking twin of :func:`collect_snapshot` (a source as for ``pgstatkit.sync.stats``)."""
-    plan = _scrape(top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms)
+    plan = _scrape(
+        top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms, health
+    )
     return run_plan_sync(source, plan)
 
 
@@ -294,6 +328,35 @@ def _statement_families(snapshot: Snapshot) -> list[MetricFamily]:
     return families
 
 
+def health_families(report: HealthReport) -> list[MetricFamily]:
+    """The gauges of a health report: per check (label ``check``, one of the fixed
+    names) the number of findings of each severity (label ``severity``: ok, unknown,
+    warning, critical; zeros included, so at most 18 x 4 series), and its worst
+    severity as a number (0 ok, 1 unknown, 2 warning, 3 critical)."""
+    counts: list[tuple[dict[str, str], float]] = []
+    status: list[tuple[dict[str, str], float]] = []
+    for check in report.checks:
+        found = report.for_check(check)
+        for severity in HEALTH_SEVERITIES:
+            n = sum(1 for f in found if f.severity == severity)
+            counts.append(({"check": check, "severity": severity}, float(n)))
+        status.append(({"check": check}, float(HEALTH_SEVERITIES.index(report.severity_of(check)))))
+    return [
+        MetricFamily(
+            f"{PREFIX}_health_findings",
+            "gauge",
+            "Findings of each health check by severity (see docs/health.md).",
+            tuple(counts),
+        ),
+        MetricFamily(
+            f"{PREFIX}_health_status",
+            "gauge",
+            "Worst severity of each health check: 0 ok, 1 unknown, 2 warning, 3 critical.",
+            tuple(status),
+        ),
+    ]
+
+
 def metric_families(snapshot: Snapshot) -> list[MetricFamily]:
     """The metrics of a snapshot as plain data (what :func:`render` and the collector emit)."""
     families = _status_families(snapshot)
@@ -301,6 +364,8 @@ def metric_families(snapshot: Snapshot) -> list[MetricFamily]:
         families += _database_families(snapshot.database)
     if snapshot.statements is not None:
         families += _statement_families(snapshot)
+    if snapshot.health is not None:
+        families += health_families(snapshot.health)
     return families
 
 
@@ -347,6 +412,7 @@ async def render_metrics(
     max_query_length: int = 200,
     include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
+    health: bool = False,
 ) -> str:
     """Query ``source`` (an async source, as for ``pgstatkit.stats``) and :func:`render`.
 
@@ -360,6 +426,7 @@ async def render_metrics(
         max_query_length=max_query_length,
         include_pgstatkit=include_pgstatkit,
         timeout_ms=timeout_ms,
+        health=health,
     )
     return render(snapshot)
 
@@ -396,6 +463,7 @@ class PgStatKitCollector:
         max_query_length: int = 200,
         include_pgstatkit: bool = False,
         timeout_ms: float | None = None,
+        health: bool = False,
     ) -> None:
         _check_options(top_n, max_query_length)
         self._source = source
@@ -405,6 +473,7 @@ class PgStatKitCollector:
             "max_query_length": max_query_length,
             "include_pgstatkit": include_pgstatkit,
             "timeout_ms": timeout_ms,
+            "health": health,
         }
         self._snapshot: Snapshot | None = None
 

@@ -27,7 +27,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, get_args, get_origin
 
-from pgstatkit import _advise, _doctor, _history, _validate
+from pgstatkit import _advise, _doctor, _health, _history, _validate
 from pgstatkit import _operations as _ops
 from pgstatkit._display import (
     INDEX_COLUMNS,
@@ -41,6 +41,7 @@ from pgstatkit._protocol import Operation
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.models import (
     DatabaseStatistics,
+    HealthReport,
     IndexSuggestion,
     IndexUsage,
     QueryStat,
@@ -51,6 +52,7 @@ from pgstatkit.models import (
 
 __all__ = [
     "DATABASE",
+    "HEALTH",
     "REPORTS",
     "STATEMENT_TOTALS",
     "Metric",
@@ -462,6 +464,40 @@ SETUP = Report(
 """The setup check over HTTP; on the command line it is ``pgstatkit doctor`` (its own
 command: a ``--schema`` option and exit code 7)."""
 
+CheckName = Literal[tuple(_health.CHECKS)]  # type: ignore[valid-type]
+"""The names of the health checks (pgstatkit._health.CHECKS), as a type for OpenAPI."""
+
+HEALTH = Report(
+    "health",
+    _health.health,
+    HealthReport,
+    many=False,
+    params=(
+        Param(
+            "checks",
+            list[CheckName] | None,  # type: ignore[valid-type]
+            None,
+            "",
+            "Run only these checks (repeat the parameter: ?checks=sequences&checks=vacuum); "
+            "all when absent. Thresholds are the defaults (docs/health.md).",
+            cli=False,
+        ),
+        Param(
+            "pgstattuple",
+            bool,
+            False,
+            "",
+            "Bloat: measure with the pgstattuple extension (reads each relation) instead "
+            "of estimating from pg_stats.",
+            cli=False,
+        ),
+    ),
+    route="health",
+    summary="Health checks: each finding with its evidence, fix and the fix's risk",
+)
+"""The health checks over HTTP; on the command line it is ``pgstatkit health`` (its own
+command: ``--check``, ``--threshold`` and an exit code per severity)."""
+
 STATEMENT_TOTALS = Report(
     "statement_totals",
     _ops.statement_totals,
@@ -667,6 +703,7 @@ REPORTS: dict[str, Report] = {
         INDEXES,
         INDEX_SUGGESTIONS,
         SETUP,
+        HEALTH,
         STATEMENT_TOTALS,
         HISTORY_CHANGES,
         HISTORY_TIMELINE,

@@ -31,10 +31,11 @@ unless ``include_pgstatkit=True``.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pgstatkit import _doctor as _ops_doctor
+from pgstatkit import _health as _ops_health
 from pgstatkit import _install as _ops_install
 from pgstatkit import _operations as _ops
 from pgstatkit._operations import GroupBy, TableOrder
@@ -43,6 +44,7 @@ from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
 from pgstatkit.models import (
     DatabaseStatistics,
+    HealthReport,
     IndexUsage,
     QueryPlan,
     QueryStat,
@@ -55,6 +57,7 @@ __all__ = [
     "TableOrder",
     "check_setup",
     "database_statistics",
+    "health",
     "index_usage",
     "install",
     "queries_with_low_cache_hit",
@@ -422,3 +425,51 @@ async def check_setup(
         timeout_ms: statement timeout of this call (default 5000 ms).
     """
     return await _run(conn, _ops_doctor.check_setup(schema=schema, timeout_ms=timeout_ms))
+
+
+async def health(
+    conn: Any,
+    *,
+    checks: Sequence[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    pgstattuple: bool = False,
+    timeout_ms: float | None = None,
+) -> HealthReport:
+    """Run the health checks: each finding with its evidence, explanation and fix.
+
+    Read-only. Every check (``checks``: their names, default all; see
+    ``docs/health.md``) returns one :class:`~pgstatkit.models.HealthFinding` per
+    object with a problem, severity ``"warning"`` or ``"critical"``, with its evidence
+    (numbers with units), one sentence of explanation, the SQL or setting that fixes it
+    and the fix's own risk; or one ``"ok"`` finding. A check the role may not run (or
+    that ran past the timeout) returns one ``"unknown"`` finding naming the grant it
+    needs, and the others still run: each runs inside its own savepoint.
+    :attr:`~pgstatkit.models.HealthReport.worst` is the worst severity.
+
+    The checks: ``unused_indexes``, ``duplicate_indexes``, ``invalid_indexes``,
+    ``foreign_keys_without_index``, ``bloat``, ``xid_wraparound``,
+    ``multixact_wraparound``, ``sequences``, ``long_running_queries``,
+    ``idle_in_transaction``, ``blocked_queries``, ``connections``, ``vacuum``,
+    ``replication_slots``, ``replica_lag``, ``prepared_transactions``,
+    ``pg_stat_statements``, ``cache_hit_ratio``.
+
+    Args:
+        checks: names of the checks to run (in their fixed order), or None for all.
+        thresholds: threshold name to value, over the defaults (``docs/health.md``
+            lists every name, unit, default and its source).
+        pgstattuple: the bloat check measures each relation of at least
+            ``bloat_min_bytes`` with the ``pgstattuple`` extension (reading all of it)
+            instead of estimating from ``pg_stats``; ``unknown`` naming
+            ``CREATE EXTENSION pgstattuple`` when it is not created.
+        timeout_ms: statement timeout of each statement of this call (default 5000 ms);
+            the lock timeout is the smaller of it and 2000 ms.
+
+    Raises:
+        InvalidArgumentError: an unknown check or threshold name, a threshold of the
+            wrong type or out of range, or a warning threshold beyond its critical one
+            (nothing is sent).
+    """
+    op = _ops_health.health(
+        checks=checks, thresholds=thresholds, pgstattuple=pgstattuple, timeout_ms=timeout_ms
+    )
+    return await _run(conn, op)

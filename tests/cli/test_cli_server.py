@@ -71,6 +71,7 @@ def test_json_db_doctor_report_explain(cli_server: TestServer) -> None:
     listings = {
         "setup",
         "database",
+        "health",
         "slow_queries",
         "top_queries_by_total_time",
         "queries_with_low_cache_hit",
@@ -81,6 +82,7 @@ def test_json_db_doctor_report_explain(cli_server: TestServer) -> None:
     # extra) and the health checks
     assert listings | {"suggest_indexes"} <= set(report) <= listings | {"suggest_indexes", "health"}
     assert set(report["slow_queries"][0]) == keys(QueryStat)
+    assert report["health"]["checks"][0] == "unused_indexes"
     plan = json.loads(
         ok(
             run_cli(

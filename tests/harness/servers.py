@@ -68,7 +68,9 @@ GERMAN = "de_DE.UTF-8"
 
 # Settings of every server of the matrix (the local clusters also get pgstatkit.testing's
 # defaults: pg_stat_statements preloaded with track=all etc., fsync=off...).
-SERVER_SETTINGS: dict[str, str] = {"shared_buffers": "16MB"}
+# max_prepared_transactions: the health check of orphaned prepared transactions
+# (tests/integration/test_health.py) prepares one.
+SERVER_SETTINGS: dict[str, str] = {"shared_buffers": "16MB", "max_prepared_transactions": "5"}
 
 # The same, as postgres command-line flags for Docker images.
 DOCKER_FLAGS: dict[str, str] = {
@@ -78,6 +80,7 @@ DOCKER_FLAGS: dict[str, str] = {
     "pg_stat_statements.max": "10000",
     "track_io_timing": "on",
     "shared_buffers": "16MB",
+    "max_prepared_transactions": "5",
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",

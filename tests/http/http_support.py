@@ -24,6 +24,7 @@ GET_ENDPOINTS = (
     "/performance/table-stats",
     "/performance/index-usage",
     "/performance/setup",
+    "/performance/health",
     "/performance/metrics",
 )
 

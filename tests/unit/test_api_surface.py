@@ -28,6 +28,7 @@ def test_same_public_names() -> None:
     assert set(FUNCTIONS) == {
         "check_setup",
         "database_statistics",
+        "health",
         "install",
         "uninstall",
         "index_usage",
@@ -143,6 +144,7 @@ CALLS: dict[str, tuple[tuple[object, ...], dict[str, Any]]] = {
     "install": ((), {}),
     "uninstall": ((), {}),
     "check_setup": ((), {}),
+    "health": ((), {}),
 }
 BAD_ARGS: dict[str, dict[str, Any]] = {
     "slow_queries": {"limit": 0},
@@ -156,6 +158,7 @@ BAD_ARGS: dict[str, dict[str, Any]] = {
     "install": {"schema": "pg_mine"},
     "uninstall": {"schema": ""},
     "check_setup": {"timeout_ms": -1},
+    "health": {"checks": ["nope"]},
 }
 
 

@@ -50,6 +50,7 @@ SUBCOMMANDS = (
     "timeline",
     "collect",
     "prune",
+    "health",
     "demo",
     "check",
     "alert-rules",

@@ -33,6 +33,9 @@ EXIT_SETUP_ERRORS = 7
 EXIT_NOT_CONFIRMED = 8
 EXIT_MISSING_EXTRA = 9
 EXIT_REFUSED = 10
+EXIT_HEALTH_UNKNOWN = 20
+EXIT_HEALTH_WARNING = 21
+EXIT_HEALTH_CRITICAL = 22
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = """\
@@ -53,6 +56,9 @@ exit codes:
   10   install/uninstall refused, nothing changed: an object with one of pgstatkit's
        names is not pgstatkit's, a --grant-to role does not exist, or objects depend
        on pgstatkit's views (the message names them)
+  20   health: the worst finding is unknown (a check could not run: a grant is missing)
+  21   health: the worst finding is a warning
+  22   health: the worst finding is critical
   130  interrupted (Ctrl-C)
 
 connection: --dsn, else $DATABASE_URL, else the libpq environment (PGHOST, PGPORT,

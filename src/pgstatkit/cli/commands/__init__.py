@@ -10,6 +10,7 @@ from pgstatkit.cli.commands import (
     demo,
     doctor,
     explain,
+    health,
     history,
     install,
     report,
@@ -35,5 +36,6 @@ def commands() -> list[Command]:
         *history.COMMANDS,
         check.COMMAND,
         alert_rules.COMMAND,
+        health.COMMAND,
         demo.COMMAND,
     ]

@@ -16,8 +16,10 @@ from pgstatkit.cli._options import add_param, add_schema
 from pgstatkit.cli._output import Out
 from pgstatkit.cli.commands import _history_report
 from pgstatkit.cli.commands._command import Command
+from pgstatkit.cli.commands.health import health_lines
 from pgstatkit.cli.commands.listing import show
 from pgstatkit.errors import ExtraNotInstalledError
+from pgstatkit.models import HealthReport
 
 __all__ = ["COMMAND", "build_report"]
 
@@ -61,6 +63,13 @@ def _section(
     return [*title, *show(report, rows, values, out), ""], True
 
 
+def _health_section(out: Out, report: HealthReport) -> list[str]:
+    """The health checks' problems (and a line per check that is ok), as
+    ``pgstatkit health`` shows them; fenced in Markdown."""
+    lines = health_lines(report, show_ok=False)
+    return ["```", *lines, "```"] if out.form == "markdown" else lines
+
+
 def build_report(
     conn: Any,
     out: Out,
@@ -95,9 +104,16 @@ def build_report(
         code = code if ran else EXIT_EXTENSION
     setup = stats.check_setup(conn, schema=schema, timeout_ms=timeout_ms)
     database = stats.database_statistics(conn, timeout_ms=timeout_ms)
+    health = stats.health(conn, timeout_ms=timeout_ms)
     head = [*out.title("Setup check"), *out.setup(setup), ""]
     head += [*out.title("Database"), *out.pairs(fmt.database_lines(database)), ""]
-    data = {"setup": setup.to_dict(), "database": database.to_dict(), **data}
+    head += [*out.title(f"Health ({health.worst})"), *_health_section(out, health), ""]
+    data = {
+        "setup": setup.to_dict(),
+        "database": database.to_dict(),
+        "health": health.to_dict(),
+        **data,
+    }
     if out.form == "json":
         return [fmt.json_dump(data)], code
     return head + lines, code
@@ -132,8 +148,8 @@ def _run(args: argparse.Namespace, out: Out) -> int:
 
 COMMAND = Command(
     "report",
-    "everything in one view: setup check, database, queries, tables, indexes; with "
-    "--since, the report of a period of history (HTML, email)",
+    "everything in one view: setup check, database, health, queries, tables, indexes; "
+    "with --since, the report of a period of history (HTML, email)",
     _add_arguments,
     _run,
 )
