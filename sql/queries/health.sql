@@ -434,3 +434,35 @@ FROM {{schema}}.pgstattuple($1::text::regclass) AS t;
 -- Exact figures of one btree index ($1: its name as regclass text); reads all of it.
 SELECT i.index_size, i.avg_leaf_density
 FROM {{schema}}.pgstatindex($1::text::regclass) AS i;
+
+-- name: cache_history
+-- pgstatkit's history store in this database, if any: the schema that holds
+-- history_databases beside pgstatkit_meta, and whether this role may read it.
+SELECT n.nspname::text AS schema,
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relname = 'history_databases' AND c.relkind IN ('r', 'p')
+  AND EXISTS (SELECT FROM pg_catalog.pg_class AS m
+              WHERE m.relnamespace = c.relnamespace AND m.relname = 'pgstatkit_meta')
+ORDER BY n.nspname = 'pgstatkit' DESC, n.nspname
+LIMIT 1;
+
+-- name: cache_trend
+-- {{schema}}: the history store's schema, quoted. This database's oldest snapshot of
+-- the last $1 hours (pg_stat_database's blks_hit and blks_read then), per target that
+-- recorded it under this database's OID and name; the caller compares with now.
+SELECT count(*) OVER () AS targets,
+       d.captured_at,
+       EXTRACT(EPOCH FROM pg_catalog.now() - d.captured_at)::float8 AS age_s,
+       (d.stats ->> 'blks_hit')::int8 AS blks_hit,
+       (d.stats ->> 'blks_read')::int8 AS blks_read
+FROM (
+    SELECT DISTINCT ON (h.target_id) h.target_id, h.captured_at, h.stats
+    FROM {{schema}}.history_databases AS h
+    WHERE h.datid = (SELECT oid FROM pg_catalog.pg_database
+                     WHERE datname = pg_catalog.current_database())
+      AND h.stats ->> 'datname' = pg_catalog.current_database()
+      AND h.captured_at >= pg_catalog.now() - pg_catalog.make_interval(hours => $1::int4)
+    ORDER BY h.target_id, h.captured_at
+) AS d;

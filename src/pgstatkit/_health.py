@@ -1584,30 +1584,67 @@ def _doubled(setting: str) -> str:
     return f"{size // _KIB}kB"  # pragma: no cover
 
 
+TREND_HOURS = 24
+"""The cache hit ratio's recent window, when pgstatkit's history has snapshots."""
+
+
+def _cache_trend(
+    env: _Env, hit: int, read: int
+) -> Generator[Query, Result, tuple[float | None, float | None]]:
+    """(the ratio over the last :data:`TREND_HOURS` hours, that window in seconds) from
+    pgstatkit's history store in this database; (None, None) without one, without a
+    snapshot in the window, after a statistics reset, or when several targets recorded
+    this database (the store cannot tell which one is this server)."""
+    store = _rows((yield Query(_q("cache_history"))))
+    if not store or not store[0]["readable"]:
+        return None, None
+    sql = _sql.render(_q("cache_trend"), schema=_ident(str(store[0]["schema"])))
+    rows = _rows((yield Query(sql, (TREND_HOURS,))))
+    if len(rows) != 1 or rows[0]["blks_hit"] is None or rows[0]["blks_read"] is None:
+        return None, None
+    d_hit = hit - int(rows[0]["blks_hit"])
+    d_read = read - int(rows[0]["blks_read"])
+    if d_hit < 0 or d_read < 0 or d_hit + d_read == 0:
+        return None, None
+    return d_hit / (d_hit + d_read), float(rows[0]["age_s"])
+
+
 def _cache_hit(env: _Env) -> CheckSteps:
     name = "cache_hit_ratio"
     row = _rows((yield Query(_q("cache_hit"))))[0]
     hit, read = int(row["blks_hit"] or 0), int(row["blks_read"] or 0)
     total = hit + read
     ratio = hit / total if total else None
+    recent, window_s = yield from _cache_trend(env, hit, read)
     evidence = [
         _m("cache_hit_ratio", ratio, "ratio"),
+        _m("recent_cache_hit_ratio", recent, "ratio"),
+        _m("recent_window_s", window_s, "s"),
         _m("blocks_hit", hit, "count"),
         _m("blocks_read", read, "count"),
     ]
+    # the trend, where pgstatkit's history has it, judges: the recent hours rather than
+    # everything since the statistics were reset
+    judged_ratio = recent if recent is not None else ratio
+    since = (
+        f"in the last {_duration((window_s or 0) * 1000)} (pgstatkit's history; "
+        f"{ratio:.2%} since the statistics were reset)"
+        if recent is not None and ratio is not None
+        else "since the statistics were reset"
+    )
     minimum = env.t["cache_min_blocks"]
     warning, critical = env.t["cache_hit_warning_ratio"], env.t["cache_hit_critical_ratio"]
-    if ratio is None or total < minimum or ratio >= warning:
+    if judged_ratio is None or total < minimum or judged_ratio >= warning:
         judged = (
-            f"{ratio:.2%} of block reads were cache hits"
-            if ratio is not None
+            f"{judged_ratio:.2%} of block reads were cache hits {since}"
+            if judged_ratio is not None
             else "No blocks were read"
         )
-        extra = " (too few to judge)" if ratio is not None and total < minimum else ""
+        extra = " (too few to judge)" if judged_ratio is not None and total < minimum else ""
         return [
             _finding(name, "ok", None, evidence, f"{judged}{extra} in database {env.database}.")
         ]
-    severity: HealthSeverity = "critical" if ratio < critical else "warning"
+    severity: HealthSeverity = "critical" if judged_ratio < critical else "warning"
     shared = str(env.row["shared_buffers"])
     return [
         _finding(
@@ -1615,9 +1652,9 @@ def _cache_hit(env: _Env) -> CheckSteps:
             severity,
             f"database {env.database}",
             evidence,
-            f"Only {ratio:.2%} of database {env.database}'s block reads were served from "
-            f"shared_buffers ({shared}) since its statistics were reset; the rest went to "
-            "the operating system or the disk.",
+            f"Only {judged_ratio:.2%} of database {env.database}'s block reads were served "
+            f"from shared_buffers ({shared}) {since}; the rest went to the operating "
+            "system or the disk.",
             f"ALTER SYSTEM SET shared_buffers = {_lit(_doubled(shared))};",
             "Takes effect after a restart and takes memory from the OS page cache (more than "
             "about 40% of RAM rarely helps, PostgreSQL docs); a working set larger than RAM, "

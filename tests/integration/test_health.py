@@ -708,3 +708,24 @@ async def test_prometheus_gauges(hk: TestServer, conn: asyncpg.Connection) -> No
     # without health=True the scrape is as before
     plain = await prometheus.collect_snapshot(conn)
     assert "pgstatkit_health_findings" not in prometheus.render(plain)
+
+
+async def test_cache_hit_trend_from_history(hk: TestServer, conn: asyncpg.Connection) -> None:
+    """With pgstatkit's history in the database, the ratio is judged over the last
+    hours (since the oldest snapshot of the window), the since-reset one is evidence."""
+    from pgstatkit import history
+
+    await stats.install(conn)
+    try:
+        await history.snapshot(conn, target="hk")
+        sql(hk, "SELECT count(*) AS hk_trend FROM pg_class;")
+        limits = {"cache_min_blocks": 0, "cache_hit_critical_ratio": 0.0}
+        [found] = (await stats.health(conn, checks=["cache_hit_ratio"], thresholds=limits)).findings
+        recent = found.measure("recent_cache_hit_ratio")
+        assert recent is not None and 0 <= recent <= 1
+        assert (found.measure("recent_window_s") or 0) >= 0
+        assert "pgstatkit's history" in found.explanation
+    finally:
+        await stats.uninstall(conn)
+    [found] = (await stats.health(conn, checks=["cache_hit_ratio"])).findings
+    assert found.measure("recent_cache_hit_ratio") is None
