@@ -173,6 +173,7 @@ def projection(
     *,
     all_databases: bool = False,
     include_pgstatkit: bool = False,
+    showtext: bool = True,
 ) -> str:
     """A parenthesized subquery over ``schema.pg_stat_statements`` for ``version``.
 
@@ -184,11 +185,19 @@ def projection(
     or every database when ``all_databases``; without ``include_pgstatkit``, not
     pgstatkit's own statements (:mod:`pgstatkit._own`).
 
+    ``showtext=False`` reads ``pg_stat_statements(showtext := false)``: the server does
+    not read its query-text file, ``query`` is NULL, and pgstatkit's own statements
+    cannot be told apart by their text (so ``include_pgstatkit`` must be True; a poller
+    leaves them out by ``queryid``, see :class:`pgstatkit._own.OwnQueryids`).
+
     Raises:
-        ValueError: ``version`` is older than :data:`MIN_VERSION`.
+        ValueError: ``version`` is older than :data:`MIN_VERSION`; ``showtext=False``
+            without ``include_pgstatkit``.
     """
     if version < MIN_VERSION:
         raise ValueError(f"pg_stat_statements {version} is older than {MIN_VERSION}")
+    if not showtext and not include_pgstatkit:
+        raise ValueError("showtext=False cannot tell pgstatkit's statements apart by text")
     columns = [f"{_expression(c, version)} AS {c.field}" for c in COLUMNS]
     columns += [
         "d.datname::text AS database",
@@ -213,7 +222,7 @@ def projection(
     select_list = ",\n         ".join(columns)
     return (
         f"(SELECT {select_list}\n"
-        f"  FROM {quote_ident(schema)}.pg_stat_statements AS p\n"
+        f"  FROM {quote_ident(schema)}.pg_stat_statements{'' if showtext else '(false)'} AS p\n"
         "  LEFT JOIN pg_catalog.pg_database AS d ON d.oid = p.dbid\n"
         f"  LEFT JOIN pg_catalog.pg_roles AS r ON r.oid = p.userid{where})"
     )

@@ -9,6 +9,7 @@ rows. :mod:`pgstatkit.stats` and :mod:`pgstatkit.sync.stats` run them on a drive
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,20 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from pgstatkit import _sql, _validate
 from pgstatkit._columns import projection
-from pgstatkit._own import OWN_TABLES, statement_filter
+from pgstatkit._own import OWN_TABLES, OwnQueryids, statement_filter
 from pgstatkit._parse import parse_plan, parse_rows
-from pgstatkit._protocol import Cleanup, Context, Operation, Query, Result, Steps
+from pgstatkit._protocol import (
+    Cleanup,
+    Context,
+    Operation,
+    Query,
+    Result,
+    ServerError,
+    Steps,
+    translated,
+)
 from pgstatkit._scan import scan
-from pgstatkit.errors import ExtensionTooOldError, InvalidArgumentError
+from pgstatkit.errors import ExtensionTooOldError, InvalidArgumentError, PgStatKitError
 from pgstatkit.models import (
     DatabaseStatistics,
     IndexUsage,
@@ -35,8 +45,10 @@ __all__ = [
     "TABLE_ORDERS",
     "GroupBy",
     "TableOrder",
+    "MetricsRead",
     "database_statistics",
     "index_usage",
+    "metrics_scrape",
     "queries_with_low_cache_hit",
     "query_plan",
     "StatementReset",
@@ -217,31 +229,93 @@ def queries_with_low_cache_hit(
     )
 
 
+def _totals_query(
+    schema: str,
+    limit: int,
+    *,
+    showtext: bool,
+    text_filter: bool,
+    return_text: bool,
+    exclude: frozenset[int],
+    all_databases: bool,
+) -> Query:
+    sql = _sql.render(
+        _sql.load("statements.sql", "statement_totals"),
+        schema=_sql.quote_ident(schema),
+        own_filter=statement_filter("p.query"),
+    )
+    params = (limit, showtext, text_filter, return_text, sorted(exclude), all_databases)
+    return Query(sql, params)
+
+
+def _totals(result: Result) -> tuple[list[StatementTotals], list[int] | None]:
+    """The rows (without the ``own_queryids`` column) and that column's value."""
+    if not result.rows:
+        return [], None
+    width = len(result.columns) - 1
+    rows = [tuple(row)[:width] for row in result.rows]
+    own = result.rows[0][width]
+    totals = parse_rows(StatementTotals, Result(tuple(result.columns[:width]), rows))
+    return totals, None if own is None else [int(str(q)) for q in cast("list[object]", own)]
+
+
+def _statement_totals_steps(
+    ctx: Context,
+    limit: int,
+    texts: bool,
+    own: bool,
+    all_databases: bool,
+    known: OwnQueryids | None,
+) -> Generator[Query, Result, list[StatementTotals]]:
+    """Read the top statements; without texts when ``known`` says which are pgstatkit's."""
+    _, schema = ctx.require_pg_stat_statements()
+    query = functools.partial(
+        _totals_query, schema, limit, return_text=texts, all_databases=all_databases
+    )
+    cached = None if own or texts or known is None else known.own
+    if own or cached is not None:
+        exclude = cached or frozenset()
+        rows, _ = _totals((yield query(showtext=texts, text_filter=False, exclude=exclude)))
+        if own or (known is not None and known.knows(r.queryid for r in rows)):
+            return rows
+    # read the texts: they leave pgstatkit's own statements out and are learned
+    rows, own_ids = _totals((yield query(showtext=True, text_filter=True, exclude=frozenset())))
+    if known is not None:
+        known.learn(own_ids or (), (r.queryid for r in rows))
+    return rows
+
+
 def statement_totals(
     *,
     limit: object = 20,
     query_text: object = False,
     include_pgstatkit: object = False,
+    all_databases: object = False,
+    known: OwnQueryids | None = None,
     timeout_ms: object = None,
 ) -> Operation[list[StatementTotals]]:
-    """The top ``limit`` statements of the current database for the metrics, each summed
-    over its entries *before* ranking (see the ``statement_totals`` SQL block)."""
+    """The top ``limit`` statements for the metrics, each summed over its entries
+    *before* ranking (see the ``statement_totals`` SQL block); of the current database,
+    or of every database with ``all_databases``. ``known``: what an earlier read learned
+    about pgstatkit's own statements (updated here), so texts are read only when needed."""
     texts = _validate.flag(query_text, "query_text")
     own = _validate.flag(include_pgstatkit, "include_pgstatkit")
-    # the texts also tell pgstatkit's own statements apart
-    params = (_validate.limit(limit, "top_n"), texts or not own, own, texts)
+    every_db = _validate.flag(all_databases, "all_databases")
+    top_n = _validate.limit(limit, "top_n")
 
     def steps(ctx: Context) -> Steps[list[StatementTotals]]:
-        _, schema = ctx.require_pg_stat_statements()
-        sql = _sql.render(
-            _sql.load("statements.sql", "statement_totals"),
-            schema=_sql.quote_ident(schema),
-            own_filter=statement_filter("p.query"),
-        )
-        result = yield Query(sql, params)
-        return parse_rows(StatementTotals, result)
+        return (yield from _statement_totals_steps(ctx, top_n, texts, own, every_db, known))
 
     return Operation("statement_totals", steps, _validate.timeout_ms(timeout_ms))
+
+
+def _deallocations_steps(ctx: Context) -> Generator[Query, Result, int | None]:
+    version, schema = ctx.require_pg_stat_statements()
+    if version < (1, 9):
+        return None
+    sql = _sql.render(_sql.load("statements.sql", "deallocations"), schema=_sql.quote_ident(schema))
+    result = yield Query(sql)
+    return int(str(result.rows[0][0]))
 
 
 def statement_deallocations(*, timeout_ms: object = None) -> Operation[int | None]:
@@ -250,14 +324,7 @@ def statement_deallocations(*, timeout_ms: object = None) -> Operation[int | Non
     (PostgreSQL 14), which does not count them."""
 
     def steps(ctx: Context) -> Steps[int | None]:
-        version, schema = ctx.require_pg_stat_statements()
-        if version < (1, 9):
-            return None
-        sql = _sql.render(
-            _sql.load("statements.sql", "deallocations"), schema=_sql.quote_ident(schema)
-        )
-        result = yield Query(sql)
-        return int(str(result.rows[0][0]))
+        return (yield from _deallocations_steps(ctx))
 
     return Operation("statement_deallocations", steps, _validate.timeout_ms(timeout_ms))
 
@@ -316,6 +383,57 @@ def statement_texts(queryids: object, *, timeout_ms: object = None) -> Operation
         return {int(cast(int, qid)): str(text) for qid, text in result.rows if text is not None}
 
     return Operation("statement_texts", steps, _validate.timeout_ms(timeout_ms))
+
+
+class MetricsRead(NamedTuple):
+    """What one metrics scrape read (:func:`metrics_scrape`)."""
+
+    database: DatabaseStatistics
+    statements: list[StatementTotals] | None
+    """None when ``pg_stat_statements`` could not be read; ``error`` says why."""
+    deallocations: int | None
+    error: PgStatKitError | None
+
+
+def metrics_scrape(
+    *,
+    limit: object = 20,
+    query_text: object = False,
+    include_pgstatkit: object = False,
+    all_databases: object = False,
+    known: OwnQueryids | None = None,
+    timeout_ms: object = None,
+) -> Operation[MetricsRead]:
+    """One metrics scrape in one guarded call (one connection, one transaction): the
+    database statistics, the top statements (:func:`statement_totals`) and the
+    deallocations. A pgstatkit error of the ``pg_stat_statements`` part is returned in
+    :attr:`MetricsRead.error` (the transaction is then over: the rest is skipped)."""
+    texts = _validate.flag(query_text, "query_text")
+    own = _validate.flag(include_pgstatkit, "include_pgstatkit")
+    every_db = _validate.flag(all_databases, "all_databases")
+    top_n = _validate.limit(limit, "top_n")
+
+    def steps(ctx: Context) -> Steps[MetricsRead]:
+        result = yield Query(_sql.load("catalog.sql", "database_statistics"))
+        database = parse_rows(DatabaseStatistics, result)[0]
+        try:
+            rows = yield from _statement_totals_steps(ctx, top_n, texts, own, every_db, known)
+        except ServerError as exc:
+            error = translated(exc, "statement_totals")
+            if error is None:
+                raise
+            return MetricsRead(database, None, None, error)
+        except PgStatKitError as exc:  # the extension is not set up (no round trip)
+            return MetricsRead(database, None, None, exc)
+        try:
+            deallocations = yield from _deallocations_steps(ctx)
+        except ServerError as exc:
+            if translated(exc, "statement_deallocations") is None:
+                raise
+            deallocations = None
+        return MetricsRead(database, rows, deallocations, None)
+
+    return Operation("metrics", steps, _validate.timeout_ms(timeout_ms))
 
 
 def database_statistics(*, timeout_ms: object = None) -> Operation[DatabaseStatistics]:

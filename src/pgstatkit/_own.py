@@ -28,8 +28,9 @@ Objects
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-__all__ = ["MARKER", "OWN_TABLES", "mark", "statement_filter"]
+__all__ = ["MARKER", "OWN_TABLES", "OwnQueryids", "mark", "statement_filter"]
 
 MARKER = "/* pgstatkit:internal */"
 """The comment in every statement pgstatkit sends."""
@@ -103,3 +104,42 @@ def statement_filter(query_column: str = "p.query") -> str:
     ``<insufficient privilege>``) are kept: they are not pgstatkit's.
     """
     return f"(pg_catalog.strpos({query_column}, '{MARKER}') > 0) IS NOT TRUE"
+
+
+class OwnQueryids:
+    """What a poller learned about which ``queryid`` s are pgstatkit's own, so it can
+    leave them out while reading ``pg_stat_statements(showtext := false)``.
+
+    Telling pgstatkit's statements apart needs their texts (the marker), and reading
+    the texts makes the server read its whole query-text file. A poller that runs again
+    and again (the metrics) reads them once, learns the own ``queryid`` s (:attr:`own`)
+    and the ones it saw that are not (:attr:`others`), and from then on reads without
+    texts, leaving :attr:`own` out by ``queryid``. When a result holds a ``queryid`` it
+    has not classified yet (a statement new to the top N), it reads with texts again:
+    the result is always the one the texts would give.
+
+    A ``queryid`` is a hash of a statement's shape (comments aside), so whether it is
+    pgstatkit's stays true while the statement is tracked (the same limits as the text
+    filter: an entry is recognised only if pgstatkit ran it first). Not locked: the
+    sets only grow, and a lost update only costs one more read with texts.
+    """
+
+    __slots__ = ("others", "own")
+
+    MAX_KNOWN = 100_000
+    """Above this many classified ``queryid`` s, start over (bounded memory)."""
+
+    def __init__(self) -> None:
+        self.own: frozenset[int] | None = None
+        self.others: set[int] = set()
+
+    def knows(self, queryids: Iterable[int]) -> bool:
+        """Whether every one of ``queryids`` is classified (texts were learned before)."""
+        return self.own is not None and all(q in self.others for q in queryids)
+
+    def learn(self, own: Iterable[int], others: Iterable[int]) -> None:
+        """Record a read with texts: the own ``queryid`` s in scope, and others seen."""
+        if len(self.others) > self.MAX_KNOWN:
+            self.others = set()
+        self.own = frozenset(own) | (self.own or frozenset())
+        self.others.update(others)

@@ -22,7 +22,16 @@ appears once and its counters never go down without a reset. Cardinality is boun
 ``top_n``; the statement text is left out unless ``include_query_text=True`` (it may hold
 sensitive literals), and even then is cut to ``max_query_length`` characters.
 Statements the role may not see (``queryid`` hidden) and pgstatkit's own statements
-(unless ``include_pgstatkit=True``) are left out.
+(unless ``include_pgstatkit=True``) are left out. ``all_databases=True``: the top-N
+statements of every database of the server (the ``database`` label, from the server's
+own ``pg_database``), still at most ``top_n`` in all.
+
+A scrape is one guarded call on one connection, and reads only what it exports:
+``pg_stat_statements(showtext := false)`` (the server does not read its query-text
+file), the exported columns summed per ``(queryid, dbid, userid)`` in SQL, then the top
+N. Texts are read when the ``query`` label is asked for, and to learn which statements
+are pgstatkit's own: the first scrape of a source and a scrape that meets a statement
+new to the top N read them once (see :class:`pgstatkit._own.OwnQueryids`).
 
 Times are exposed in seconds, as Prometheus prefers (``_seconds``); counters end in
 ``_total``.
@@ -32,12 +41,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from pgstatkit import _health, reports
 from pgstatkit import _operations as _ops
 from pgstatkit._display import cut
+from pgstatkit._own import OwnQueryids
 from pgstatkit._plan import Plan, run_plan_async, run_plan_sync
 from pgstatkit.errors import PgStatKitError
 from pgstatkit.models import (
@@ -129,6 +140,23 @@ def _check_options(top_n: int, max_query_length: int) -> None:
         raise ValueError(f"max_query_length must be a positive int, got {max_query_length!r}")
 
 
+_KNOWN: weakref.WeakKeyDictionary[Any, OwnQueryids] = weakref.WeakKeyDictionary()
+"""Per source (a pool, an engine, a connection): which ``queryid`` s are pgstatkit's own,
+so that scrapes read ``pg_stat_statements`` without texts (:class:`OwnQueryids`)."""
+
+
+def _known(source: Any) -> OwnQueryids | None:
+    """The :class:`OwnQueryids` of ``source`` (None if it cannot be weakly referenced:
+    every scrape then reads the texts)."""
+    try:
+        known = _KNOWN.get(source)
+        if known is None:
+            known = _KNOWN[source] = OwnQueryids()
+    except TypeError:
+        return None
+    return known
+
+
 def _scrape(
     top_n: int,
     include_query_text: bool,
@@ -136,38 +164,33 @@ def _scrape(
     include_pgstatkit: bool,
     timeout_ms: float | None,
     health: bool = False,
+    all_databases: bool = False,
+    known: OwnQueryids | None = None,
 ) -> Plan[Snapshot]:
-    """One scrape: the database statistics, then the top statements, each its own call
-    (and the health checks, with ``health``).
+    """One scrape: one guarded call (one connection, one transaction) reads the database
+    statistics, the top statements and the deallocations (and the health checks, with
+    ``health``, in a call of their own).
 
-    A pgstatkit error of either is recorded in the snapshot (the first one's message)
-    instead of raised.
+    A pgstatkit error is recorded in the snapshot (its message) instead of raised: of the
+    ``pg_stat_statements`` part, the database statistics are still exported.
     """
     _check_options(top_n, max_query_length)
-    error: str | None = None
-    database: DatabaseStatistics | None
     try:
-        database = yield reports.DATABASE.operation(timeout_ms=timeout_ms)
-    except PgStatKitError as exc:
-        logger.warning("pgstatkit metrics: database statistics unavailable: %s", exc)
-        database, error = None, str(exc)
-    statements: list[StatementTotals] | None
-    try:
-        statements = yield reports.STATEMENT_TOTALS.operation(
+        read = yield _ops.metrics_scrape(
             limit=top_n,
             query_text=include_query_text,
             include_pgstatkit=include_pgstatkit,
+            all_databases=all_databases,
+            known=known,
             timeout_ms=timeout_ms,
         )
     except PgStatKitError as exc:
-        logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", exc)
-        statements, error = None, error or str(exc)
-    deallocations: int | None = None
-    if statements is not None:
-        try:
-            deallocations = yield _ops.statement_deallocations(timeout_ms=timeout_ms)
-        except PgStatKitError as exc:
-            logger.warning("pgstatkit metrics: pg_stat_statements_info unavailable: %s", exc)
+        logger.warning("pgstatkit metrics: database statistics unavailable: %s", exc)
+        return Snapshot(None, None, include_query_text, max_query_length, str(exc))
+    error: str | None = None
+    if read.error is not None:
+        logger.warning("pgstatkit metrics: pg_stat_statements unavailable: %s", read.error)
+        error = str(read.error)
     report: HealthReport | None = None
     if health:
         try:
@@ -175,12 +198,12 @@ def _scrape(
         except PgStatKitError as exc:
             logger.warning("pgstatkit metrics: health checks unavailable: %s", exc)
     return Snapshot(
-        database,
-        statements,
+        read.database,
+        read.statements,
         include_query_text,
         max_query_length,
         error,
-        deallocations,
+        read.deallocations,
         health=report,
     )
 
@@ -194,6 +217,7 @@ async def collect_snapshot(
     include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
     health: bool = False,
+    all_databases: bool = False,
 ) -> Snapshot:
     """Read a :class:`Snapshot` from an async source (as for ``pgstatkit.stats``).
 
@@ -206,11 +230,24 @@ async def collect_snapshot(
     ``pgstatkit_pg_stat_statements_available``). Errors reaching the database (a lost
     connection) propagate, so a caller can answer 503.
 
+    ``all_databases``: the statements of every database of the server, not only of the
+    one ``source`` connects to (the ``database`` label tells them apart; still at most
+    ``top_n`` statements in all, so the cardinality stays bounded). Reading another
+    database's statements needs ``pg_read_all_stats`` (or a superuser), as for every
+    other user's.
+
     Raises:
         ValueError: ``top_n`` not 1..10,000 or ``max_query_length`` not positive.
     """
     plan = _scrape(
-        top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms, health
+        top_n,
+        include_query_text,
+        max_query_length,
+        include_pgstatkit,
+        timeout_ms,
+        health,
+        all_databases,
+        _known(source),
     )
     return await run_plan_async(source, plan)
 
@@ -224,10 +261,18 @@ def collect_snapshot_sync(
     include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
     health: bool = False,
+    all_databases: bool = False,
 ) -> Snapshot:
     """The blocking twin of :func:`collect_snapshot` (a source as for ``pgstatkit.sync.stats``)."""
     plan = _scrape(
-        top_n, include_query_text, max_query_length, include_pgstatkit, timeout_ms, health
+        top_n,
+        include_query_text,
+        max_query_length,
+        include_pgstatkit,
+        timeout_ms,
+        health,
+        all_databases,
+        _known(source),
     )
     return run_plan_sync(source, plan)
 
@@ -413,6 +458,7 @@ async def render_metrics(
     include_pgstatkit: bool = False,
     timeout_ms: float | None = None,
     health: bool = False,
+    all_databases: bool = False,
 ) -> str:
     """Query ``source`` (an async source, as for ``pgstatkit.stats``) and :func:`render`.
 
@@ -427,6 +473,7 @@ async def render_metrics(
         include_pgstatkit=include_pgstatkit,
         timeout_ms=timeout_ms,
         health=health,
+        all_databases=all_databases,
     )
     return render(snapshot)
 
@@ -464,6 +511,7 @@ class PgStatKitCollector:
         include_pgstatkit: bool = False,
         timeout_ms: float | None = None,
         health: bool = False,
+        all_databases: bool = False,
     ) -> None:
         _check_options(top_n, max_query_length)
         self._source = source
@@ -474,6 +522,7 @@ class PgStatKitCollector:
             "include_pgstatkit": include_pgstatkit,
             "timeout_ms": timeout_ms,
             "health": health,
+            "all_databases": all_databases,
         }
         self._snapshot: Snapshot | None = None
 

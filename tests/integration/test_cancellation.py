@@ -126,6 +126,7 @@ async def test_random_cancellations_leave_the_connection_as_it_was(
 SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "begin": ("generic_plan", ("^BEGIN",)),
     "setup": ("generic_plan", ("prev_statement_timeout",)),
+    "probe": ("generic_plan", ("AS pgss_loaded",)),
     "prepare": ("generic_plan", ("^PREPARE .*pgstatkit_plan_",)),
     "plan_cache_mode": ("generic_plan", ("plan_cache_mode",)),
     "explain": ("generic_plan", ("^EXPLAIN",)),
@@ -221,6 +222,7 @@ IN_TRANSACTION_KINDS = (
 NESTED_SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "savepoint": ("generic_plan", ("^SAVEPOINT",)),
     "setup": ("generic_plan", ("prev_statement_timeout",)),
+    "probe": ("generic_plan", ("AS pgss_loaded",)),
     "explain": ("generic_plan", ("^EXPLAIN",)),
     "explain-then-cleanup": ("generic_plan", ("^EXPLAIN", "pg_prepared_statements AS p")),
     "rollback-to-savepoint": ("generic_plan", ("^ROLLBACK TO",)),

@@ -37,9 +37,9 @@ from sqlalchemy.orm import Session
 from pgstatkit import stats as async_stats
 from pgstatkit.sync import stats as sync_stats
 
-SETTINGS = {"statement_timeout": "123s", "search_path": "public,pg_catalog"}
-OPTIONS = "-c statement_timeout=123s -c search_path=public,pg_catalog"
-BASELINE = "123s|public,pg_catalog|auto|off|off"
+SETTINGS = {"statement_timeout": "123s", "search_path": "public,pg_catalog", "lock_timeout": "45s"}
+OPTIONS = "-c statement_timeout=123s -c search_path=public,pg_catalog -c lock_timeout=45s"
+BASELINE = "123s|public,pg_catalog|auto|off|off|45s"
 LOG_TABLE = "pgstatkit_cancel_log"
 
 ASYNC_KINDS = (
@@ -92,7 +92,8 @@ def probe_sql(kind: str, i: int) -> str:
         "pg_backend_pid() AS pid, "
         "current_setting('statement_timeout') || '|' || current_setting('search_path') || '|' "
         "|| current_setting('plan_cache_mode') || '|' || current_setting('transaction_read_only')"
-        " || '|' || current_setting('default_transaction_read_only') AS settings, "
+        " || '|' || current_setting('default_transaction_read_only')"
+        " || '|' || current_setting('lock_timeout') AS settings, "
         "(SELECT coalesce(string_agg(name, ',' ORDER BY name), '') "
         "FROM pg_prepared_statements WHERE from_sql) AS prepared"
     )

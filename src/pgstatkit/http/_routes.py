@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from pgstatkit import stats
 from pgstatkit._display import cut
@@ -127,7 +127,16 @@ def add_metrics(router: APIRouter, service: Service) -> None:
         summary="Prometheus text exposition of database and top-statement metrics",
     )
     async def metrics(
-        include_pgstatkit: IncludePgstatkit = False, timeout_ms: TimeoutMs = TIMEOUT_MS_DEFAULT
+        include_pgstatkit: IncludePgstatkit = False,
+        all_databases: Annotated[
+            bool,
+            Query(
+                description="The statements of every database of the server, not only the "
+                "one the service connects to (label database; still at most the router's "
+                "metrics_top_n statements in all). Needs pg_read_all_stats."
+            ),
+        ] = False,
+        timeout_ms: TimeoutMs = TIMEOUT_MS_DEFAULT,
     ) -> Response:
         result = await service.call(
             "metrics",
@@ -136,6 +145,7 @@ def add_metrics(router: APIRouter, service: Service) -> None:
                 top_n=service.metrics_top_n,
                 include_pgstatkit=include_pgstatkit,
                 timeout_ms=timeout_ms,
+                all_databases=all_databases,
             ),
         )
         if isinstance(result, Response):
