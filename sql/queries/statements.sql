@@ -69,51 +69,55 @@ WHERE s.queryid = $1::int8;
 -- the texts (the query label). $5: queryids known to be pgstatkit's own (left out
 -- without reading texts). $6: every database, not only the current one.
 -- own_queryids (only when $2 and $3): every queryid in scope whose text carries the
--- marker, for the caller to leave out next time without reading texts.
-WITH g AS (
-    SELECT p.queryid,
-           p.dbid,
-           p.userid,
-           pg_catalog.sum(p.calls)::int8 AS calls,
-           pg_catalog.sum(p.rows)::int8 AS rows,
-           pg_catalog.sum(p.total_exec_time)::float8 AS total_exec_time_ms,
-           pg_catalog.sum(p.total_plan_time)::float8 AS total_plan_time_ms,
-           pg_catalog.sum(p.shared_blks_hit)::int8 AS shared_blks_hit,
-           pg_catalog.sum(p.shared_blks_read)::int8 AS shared_blks_read,
-           pg_catalog.sum(p.temp_blks_written)::int8 AS temp_blks_written,
-           CASE WHEN $4::bool THEN pg_catalog.min(p.query) END AS query,
-           CASE WHEN $3::bool THEN pg_catalog.bool_or(NOT {{own_filter}}) END AS own
-    FROM {{schema}}.pg_stat_statements($2::bool) AS p
-    WHERE ($6::bool OR p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
-                                 WHERE db.datname = pg_catalog.current_database()))
-      AND p.queryid IS NOT NULL
-      AND p.queryid <> ALL ($5::int8[])
-    GROUP BY p.queryid, p.dbid, p.userid
-)
-SELECT t.queryid,
-       d.datname::text AS database,
-       r.rolname::text AS username,
-       t.calls,
-       t.rows,
-       t.total_exec_time_ms,
-       t.total_plan_time_ms,
-       t.shared_blks_hit,
-       t.shared_blks_read,
-       t.temp_blks_written,
-       t.query,
-       CASE WHEN $2::bool AND $3::bool
-            THEN (SELECT pg_catalog.array_agg(DISTINCT o.queryid) FROM g AS o WHERE o.own)
-       END AS own_queryids
+-- marker, for the caller to leave out next time without reading texts. (The outer
+-- SELECT only makes the block a SELECT, as every bundled block is.)
+SELECT top.*
 FROM (
-    SELECT g.*
-    FROM g
-    WHERE g.own IS NOT TRUE
-    ORDER BY g.total_exec_time_ms DESC, g.calls DESC, g.queryid
-    LIMIT $1
-) AS t
-LEFT JOIN pg_catalog.pg_database AS d ON d.oid = t.dbid
-LEFT JOIN pg_catalog.pg_roles AS r ON r.oid = t.userid
-ORDER BY t.total_exec_time_ms DESC, t.calls DESC, t.queryid;
+    WITH g AS (
+        SELECT p.queryid,
+               p.dbid,
+               p.userid,
+               pg_catalog.sum(p.calls)::int8 AS calls,
+               pg_catalog.sum(p.rows)::int8 AS rows,
+               pg_catalog.sum(p.total_exec_time)::float8 AS total_exec_time_ms,
+               pg_catalog.sum(p.total_plan_time)::float8 AS total_plan_time_ms,
+               pg_catalog.sum(p.shared_blks_hit)::int8 AS shared_blks_hit,
+               pg_catalog.sum(p.shared_blks_read)::int8 AS shared_blks_read,
+               pg_catalog.sum(p.temp_blks_written)::int8 AS temp_blks_written,
+               CASE WHEN $4::bool THEN pg_catalog.min(p.query) END AS query,
+               CASE WHEN $3::bool THEN pg_catalog.bool_or(NOT {{own_filter}}) END AS own
+        FROM {{schema}}.pg_stat_statements($2::bool) AS p
+        WHERE ($6::bool OR p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
+                                     WHERE db.datname = pg_catalog.current_database()))
+          AND p.queryid IS NOT NULL
+          AND p.queryid <> ALL ($5::int8[])
+        GROUP BY p.queryid, p.dbid, p.userid
+    )
+    SELECT t.queryid,
+           d.datname::text AS database,
+           r.rolname::text AS username,
+           t.calls,
+           t.rows,
+           t.total_exec_time_ms,
+           t.total_plan_time_ms,
+           t.shared_blks_hit,
+           t.shared_blks_read,
+           t.temp_blks_written,
+           t.query,
+           CASE WHEN $2::bool AND $3::bool
+                THEN (SELECT pg_catalog.array_agg(DISTINCT o.queryid) FROM g AS o WHERE o.own)
+           END AS own_queryids
+    FROM (
+        SELECT g.*
+        FROM g
+        WHERE g.own IS NOT TRUE
+        ORDER BY g.total_exec_time_ms DESC, g.calls DESC, g.queryid
+        LIMIT $1
+    ) AS t
+    LEFT JOIN pg_catalog.pg_database AS d ON d.oid = t.dbid
+    LEFT JOIN pg_catalog.pg_roles AS r ON r.oid = t.userid
+) AS top
+ORDER BY top.total_exec_time_ms DESC, top.calls DESC, top.queryid;
 
 -- name: deallocations
 -- The metrics' pgstatkit_pg_stat_statements_deallocations_total: how many times
