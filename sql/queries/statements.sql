@@ -66,8 +66,10 @@ WHERE s.queryid = $1::int8;
 -- counter never goes down without a reset; database and role names are looked up for
 -- those $1 rows only. $3: leave out the groups whose text carries pgstatkit's marker
 -- ({{own_filter}}, the fixed condition of pgstatkit/_own.py; only with $2). $4: return
--- the texts (the query label). $5: queryids known to be pgstatkit's own (left out
--- without reading texts). $6: every database, not only the current one.
+-- the texts (the query label). $5: queryids known to be pgstatkit's own, comma-separated
+-- (left out without reading texts; text, not int8[], in and out: asyncpg would
+-- introspect an int8[] type with statements of its own). $6: every database, not only
+-- the current one.
 -- own_queryids (only when $2 and $3): every queryid in scope whose text carries the
 -- marker, for the caller to leave out next time without reading texts. (The outer
 -- SELECT only makes the block a SELECT, as every bundled block is.)
@@ -90,7 +92,8 @@ FROM (
         WHERE ($6::bool OR p.dbid = (SELECT db.oid FROM pg_catalog.pg_database AS db
                                      WHERE db.datname = pg_catalog.current_database()))
           AND p.queryid IS NOT NULL
-          AND p.queryid <> ALL ($5::int8[])
+          AND p.queryid <> ALL (ARRAY(
+                SELECT pg_catalog.unnest(pg_catalog.string_to_array($5::text, ','))::int8))
         GROUP BY p.queryid, p.dbid, p.userid
     )
     SELECT t.queryid,
@@ -105,7 +108,8 @@ FROM (
            t.temp_blks_written,
            t.query,
            CASE WHEN $2::bool AND $3::bool
-                THEN (SELECT pg_catalog.array_agg(DISTINCT o.queryid) FROM g AS o WHERE o.own)
+                THEN (SELECT pg_catalog.string_agg(DISTINCT o.queryid::text, ',')
+                      FROM g AS o WHERE o.own)
            END AS own_queryids
     FROM (
         SELECT g.*

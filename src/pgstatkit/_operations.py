@@ -244,7 +244,8 @@ def _totals_query(
         schema=_sql.quote_ident(schema),
         own_filter=statement_filter("p.query"),
     )
-    params = (limit, showtext, text_filter, return_text, sorted(exclude), all_databases)
+    excluded = ",".join(map(str, sorted(exclude)))
+    params = (limit, showtext, text_filter, return_text, excluded, all_databases)
     return Query(sql, params)
 
 
@@ -256,7 +257,7 @@ def _totals(result: Result) -> tuple[list[StatementTotals], list[int] | None]:
     rows = [tuple(row)[:width] for row in result.rows]
     own = result.rows[0][width]
     totals = parse_rows(StatementTotals, Result(tuple(result.columns[:width]), rows))
-    return totals, None if own is None else [int(str(q)) for q in cast("list[object]", own)]
+    return totals, None if own is None else [int(q) for q in str(own).split(",") if q]
 
 
 def _statement_totals_steps(

@@ -36,7 +36,8 @@ SHOWTEXT, TEXT_FILTER, EXCLUDE, ALL_DBS = 1, 2, 4, 5
 
 
 def _result(queryids: list[int], own: list[int] | None) -> Result:
-    rows = [(q, "db", "u", 1, 1, 1.0, 0.0, 0, 0, 0, None, own) for q in queryids]
+    text = None if own is None else ",".join(map(str, own))
+    rows = [(q, "db", "u", 1, 1, 1.0, 0.0, 0, 0, 0, None, text) for q in queryids]
     return Result(COLUMNS, rows)
 
 
@@ -65,7 +66,7 @@ def test_texts_once_then_showtext_false() -> None:
     second = _scrape(known, _result([2, 1], None))
     assert len(second) == 1
     assert second[0].params[SHOWTEXT] is False and second[0].params[TEXT_FILTER] is False
-    assert second[0].params[EXCLUDE] == [7, 8]
+    assert second[0].params[EXCLUDE] == "7,8"
 
 
 def test_a_statement_new_to_the_top_reads_the_texts_again() -> None:
@@ -84,7 +85,7 @@ def test_without_a_cache_every_scrape_reads_texts() -> None:
 def test_include_pgstatkit_never_reads_texts() -> None:
     sent = _scrape(OwnQueryids(), _result([1, 7], None), include_pgstatkit=True)
     assert len(sent) == 1
-    assert sent[0].params[SHOWTEXT] is False and sent[0].params[EXCLUDE] == []
+    assert sent[0].params[SHOWTEXT] is False and sent[0].params[EXCLUDE] == ""
 
 
 def test_query_label_reads_texts() -> None:
