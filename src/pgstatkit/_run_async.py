@@ -51,7 +51,7 @@ async def run_async(session: AsyncSession, op: Operation[T]) -> T:
     """
     state = usable(session.tx_state())
     cleanups: list[Cleanup] = []
-    with AsyncShield() as shield:
+    with AsyncShield(direct=getattr(session, "CANCEL_IN_DRIVER", False)) as shield:
         try:
             await shield.protect(session.begin, commit=op.commit)
             try:

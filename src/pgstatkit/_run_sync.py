@@ -51,7 +51,7 @@ def run_sync(session: SyncSession, op: Operation[T]) -> T:
     """
     state = usable(session.tx_state())
     cleanups: list[Cleanup] = []
-    with SyncShield() as shield:
+    with SyncShield(direct=getattr(session, "CANCEL_IN_DRIVER", False)) as shield:
         try:
             shield.protect(session.begin, commit=op.commit)
             try:

@@ -312,3 +312,14 @@ async def test_both_shields_pass_the_arguments_on() -> None:
         assert sync_shield.protect(work_sync, 1, key=2) == "done"
         assert sync_shield.interruptible(work_sync, 3, key=4) == "done"
     assert calls == [(1, {"key": 2}), (3, {"key": 4})] * 2
+
+
+async def test_direct_interruptible_runs_in_the_callers_task() -> None:
+    """For a driver that finishes a cancelled statement by itself (asyncpg), a step runs
+    in the caller's task: no task of its own, three event-loop iterations fewer."""
+
+    async def work() -> asyncio.Task[object] | None:
+        return asyncio.current_task()
+
+    assert await AsyncShield(direct=True).interruptible(work) is asyncio.current_task()
+    assert await AsyncShield().interruptible(work) is not asyncio.current_task()

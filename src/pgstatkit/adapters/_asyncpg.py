@@ -22,6 +22,9 @@ class AsyncpgSession:
 
     __slots__ = ("_commit", "_conn", "_nested")
 
+    CANCEL_IN_DRIVER = True
+    """asyncpg finishes a cancelled statement by itself (see ``pgstatkit._shield``)."""
+
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self._nested = False
