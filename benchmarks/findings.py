@@ -18,12 +18,15 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["GOAL", "Page", "parse", "render"]
+__all__ = ["GOAL", "METRICS_GOAL", "Page", "parse", "render"]
 
 GOAL = 1.10
+METRICS_GOAL = 1.5
+"""pgstatkit's server time per metrics scrape, at most this times the floor's."""
 LARGE_ROWS = 1000  # a "large" result: the 10,000-row calls
 HEADING = re.compile(
-    r"^### (.+?): (latency at [\d,]+ entries|growth .*|peak client memory|pgbench .*)$"
+    r"^### (.+?): (latency at [\d,]+ entries|growth .*|peak client memory|pgbench .*"
+    r"|event-loop iterations .*|metrics scrapes at [\d,]+ entries)$"
 )
 
 
@@ -35,6 +38,8 @@ class Server:
     growth: list[list[str]] = field(default_factory=list)
     memory: list[list[str]] = field(default_factory=list)
     pgbench: list[list[str]] = field(default_factory=list)
+    loops: list[list[str]] = field(default_factory=list)
+    metrics: dict[str, list[list[str]]] = field(default_factory=dict)
 
 
 Page = dict[str, Server]
@@ -55,13 +60,17 @@ def parse(text: str) -> Page:
             name = re.sub(r" \((system|embedded)\)$", "", heading.group(1))
             server = page.setdefault(name, Server())
             kind = heading.group(2).split()[0]
+            if kind == "metrics":
+                current = server.metrics.setdefault(heading.group(2).split()[3], [])
+                continue
             current = {"latency": server.latency, "growth": server.growth,
-                       "peak": server.memory, "pgbench": server.pgbench}[kind]  # fmt: skip
+                       "peak": server.memory, "pgbench": server.pgbench,
+                       "event-loop": server.loops}[kind]  # fmt: skip
         elif line.startswith("#"):
             current = None
         elif current is not None and line.startswith("|") and not line.startswith("|-"):
             cells = _cells(line)
-            if not cells[0].startswith(("call", "entries", "script")):  # not the header
+            if not cells[0].startswith(("call", "entries", "script", "subject")):  # header
                 current.append(cells)
     return page
 
@@ -143,6 +152,41 @@ def _pgbench(server: Server) -> str:
     return "pgbench with pg_stat_statements loaded: " + "; ".join(parts) + "."
 
 
+def _loops(server: Server) -> str:
+    if not server.loops:
+        return ""
+    extra = [_num(r[3]) for r in server.loops]
+    floor = [_num(r[2]) for r in server.loops]
+    return (
+        f"On asyncpg a call takes {_span(extra, '.0f')} event-loop iterations more than the "
+        f"same-SQL floor's {_span(floor, '.0f')} (the cancellation shields' tasks around "
+        "BEGIN and the rollback): what remains of the overhead of fast calls."
+    )
+
+
+def _metrics(server: Server) -> list[str]:
+    out = []
+    for entries, rows in server.metrics.items():
+        floor = next((r for r in rows if r[0].startswith("floor")), None)
+        theirs = {r[0]: _num(r[1]) for r in rows if r[0].startswith("postgres_exporter")}
+        for r in rows:
+            if not r[0].startswith("pgstatkit") or floor is None:
+                continue
+            ratio = _num(r[2]) / _num(floor[2]) if _num(floor[2]) else float("nan")
+            verdict = "within" if ratio <= METRICS_GOAL else "over"
+            versus = "; ".join(
+                f"{_num(r[1]) / ms:.2f}x {label}'s" for label, ms in theirs.items() if ms
+            )
+            out.append(
+                f"Metrics at {entries} entries, {r[0]}: server time per scrape "
+                f"{_num(r[2]):.2f} ms, {ratio:.2f}x the showtext=false floor ({verdict} the "
+                f"{METRICS_GOAL}x goal); scrape {_num(r[1]):.2f} ms"
+                + (f", {versus}" if versus else "")
+                + "."
+            )
+    return out
+
+
 def render(text: str) -> str:
     """The ``## Findings`` section for the report ``text`` (its tables)."""
     page = parse(text)
@@ -150,6 +194,13 @@ def render(text: str) -> str:
     for name, server in page.items():
         if not server.latency:
             continue
-        lines = [_by_size(server), _server_share(server), _memory(server), _pgbench(server)]
+        lines = [
+            _by_size(server),
+            _loops(server),
+            _server_share(server),
+            _memory(server),
+            _pgbench(server),
+            *_metrics(server),
+        ]
         out += ["- " + _goal(name, server), *[f"    - {line}" for line in lines if line], ""]
     return "\n".join(out).rstrip() + "\n"

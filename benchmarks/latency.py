@@ -115,6 +115,7 @@ class Measurement:
     rows: int
     variants: dict[str, Sample]
     peak_kib: dict[str, float] = field(default_factory=dict)
+    loop_iterations: dict[str, float] = field(default_factory=dict)
 
     def ratio(self, variant: str, base: str = "pgstatkit") -> float:
         return self.variants[base].median / self.variants[variant].median
@@ -240,6 +241,27 @@ async def _peak_kib(run: Callable[[], Awaitable[object]]) -> float:
     return peak / 1024
 
 
+async def _loop_iterations(run: Callable[[], Awaitable[object]], times: int = 20) -> float:
+    """Event-loop iterations per run (``BaseEventLoop._run_once`` calls): each costs an
+    ``epoll`` call and the loop's bookkeeping, whatever the work."""
+    loop: Any = asyncio.get_running_loop()
+    original = loop._run_once
+    count = 0
+
+    def counting() -> None:
+        nonlocal count
+        count += 1
+        original()
+
+    loop._run_once = counting
+    try:
+        for _ in range(times):
+            await run()
+    finally:
+        del loop._run_once  # the class's method again
+    return count / times
+
+
 async def measure_call(
     driver: _Driver, call: Call, *, entries: int, reps: int, warmup: int, memory: bool
 ) -> Measurement:
@@ -273,6 +295,9 @@ async def measure_call(
             if name == "pgstatkit":
                 rows = len(result) if isinstance(result, list) else 1
     measurement = Measurement(call, driver.name, entries, rows, samples)
+    if memory and driver.name == "asyncpg":
+        for name in ("pgstatkit", "same_sql"):
+            measurement.loop_iterations[name] = await _loop_iterations(variants[name])
     if memory:
         for name in ("pgstatkit", "same_sql"):
             measurement.peak_kib[name] = await _peak_kib(variants[name])

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import findings
 from latency import Measurement
+from metrics import ScrapeResult
 from overhead import CONFIGS, SCRIPTS, Overhead
 from plugin_overhead import VARIANTS, PluginOverhead
 
@@ -15,6 +16,7 @@ __all__ = [
     "HEADERS",
     "PLUGIN_HEADING",
     "PLUGIN_MARKERS",
+    "SECTIONS",
     "ServerResult",
     "plugin_section",
     "render",
@@ -42,11 +44,21 @@ HEADERS = {
     "plugin": "| entries | "
     + " | ".join(f"{v} ms" for v in VARIANTS.values())
     + " | load average |",
+    "loops": "| call | pgstatkit | same-SQL floor | extra |",
+    "metrics": (
+        "| subject | scrape ms | server ms per scrape | server vs floor | bytes | series | "
+        "process RSS MiB |"
+    ),
 }
 
 PLUGIN_HEADING = "## pytest plugin: overhead per test"
 PLUGIN_MARKERS = ("<!-- pytest-plugin-benchmark -->", "<!-- /pytest-plugin-benchmark -->")
 """Around the section, so that ``run.py --plugin-only`` replaces only it."""
+
+SECTIONS = ("latency", "pgbench", "metrics")
+"""What ``benchmarks/run.py --only`` can choose; the others are kept from the page."""
+
+METRICS_GOAL = findings.METRICS_GOAL
 
 
 @dataclass
@@ -58,6 +70,7 @@ class ServerResult:
     measurements: list[Measurement] = field(default_factory=list)
     overhead: Overhead | None = None
     plugin: list[PluginOverhead] = field(default_factory=list)
+    metrics: list[ScrapeResult] = field(default_factory=list)
 
 
 def _ms(seconds: float) -> str:
@@ -146,6 +159,25 @@ def _memory(server: ServerResult) -> list[str]:
     return lines
 
 
+def _loops(server: ServerResult) -> list[str]:
+    rows = [m for m in server.measurements if m.loop_iterations]
+    if not rows:
+        return []
+    lines = [
+        f"### {server.name}: event-loop iterations per call (asyncpg)",
+        "",
+        "Counted over 20 runs of each variant (`BaseEventLoop._run_once` calls); each "
+        "costs an `epoll` call and the loop's bookkeeping, whatever the work.",
+        "",
+        HEADERS["loops"],
+        "|---|--:|--:|--:|",
+    ]
+    for m in rows:
+        ours, floor = m.loop_iterations["pgstatkit"], m.loop_iterations["same_sql"]
+        lines.append(f"| `{m.call.label}` | {ours:.1f} | {floor:.1f} | {ours - floor:+.1f} |")
+    return [*lines, ""]
+
+
 def _pgbench(o: Overhead) -> list[str]:
     lines = [
         f"### {o.server}: pgbench (scale {o.scale}, {o.clients} clients, {o.threads} "
@@ -211,6 +243,91 @@ def plugin_section(servers: Sequence[ServerResult]) -> list[str]:
             out.append(f"| {level.entries:,} | " + " | ".join(cells) + f" | {level.load_avg:.1f} |")
         out.append("")
     return [*out[:-1], PLUGIN_MARKERS[1], ""]
+def _metrics(server: ServerResult) -> list[str]:
+    lines: list[str] = []
+    for entries in sorted({r.entries for r in server.metrics}):
+        rows = [r for r in server.metrics if r.entries == entries]
+        floor = next(r for r in rows if r.label.startswith("floor"))
+        lines += [
+            f"### {server.name}: metrics scrapes at {entries:,} entries",
+            "",
+            "Median scrape over HTTP (p10-p90); server time per scrape from the subject "
+            "role's `pg_stat_statements` entries; the floor is one "
+            "`pg_stat_statements(showtext := false)` read (its client time in the scrape "
+            "column, its row count in the series column).",
+            "",
+            HEADERS["metrics"],
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for r in rows:
+            times = sorted(r.times)
+            spread = (
+                f"{r.median_ms:.2f} ({times[len(times) // 10] * 1000:.2f}-"
+                f"{times[-1 - len(times) // 10] * 1000:.2f})"
+            )
+            vs = f"{r.server_ms / floor.server_ms:.2f}x" if floor.server_ms > 0 else "-"
+            rss = f"{r.rss_kib / 1024:.1f}" if r.rss_kib is not None else "-"
+            status = "" if r.status == "ok" else f" ({r.status})"
+            lines.append(
+                f"| {r.label}{status} | {spread} | {r.server_ms:.2f} | {vs} | "
+                f"{r.bytes:,} | {r.series:,} | {rss} |"
+            )
+        lines.append("")
+        lines += _metrics_goals(rows, floor)
+        lines.append("")
+    return lines
+
+
+def _metrics_goals(rows: list[ScrapeResult], floor: ScrapeResult) -> list[str]:
+    """What the table says about issue 20's goals, computed from its rows."""
+    ours = [r for r in rows if r.label.startswith("pgstatkit")]
+    theirs = [r for r in rows if r.label.startswith("postgres_exporter")]
+    out = []
+    for r in ours:
+        ratio = r.server_ms / floor.server_ms if floor.server_ms > 0 else float("nan")
+        verdict = "within" if ratio <= METRICS_GOAL else "**over**"
+        out.append(
+            f"- {r.label}: server time {ratio:.2f}x the floor, {verdict} the "
+            f"{METRICS_GOAL}x goal"
+            + (
+                "; scrape "
+                + ", ".join(
+                    f"{r.median_ms / t.median_ms:.2f}x {t.label}'s" for t in theirs if t.times
+                )
+                if theirs
+                else ""
+            )
+            + "."
+        )
+    return out
+
+
+def _block(text: str, heading: str) -> list[str]:
+    """The lines of ``text`` from the line ``heading`` to the next heading (exclusive)."""
+    lines = text.split("## Findings")[0].splitlines()
+    if heading not in lines:
+        return []
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+    return lines[start:end]
+
+
+def _kept(previous: str, server: str, kind: str) -> list[str]:
+    """The blocks of ``previous`` (an earlier page) for ``server``'s section ``kind``."""
+    prefix = f"### {server}: "
+    starts = {
+        "latency": ("latency at", "growth", "peak client memory", "event-loop"),
+        "pgbench": ("pgbench",),
+        "metrics": ("metrics scrapes",),
+    }[kind]
+    server_short = server.split(" (")[0]
+    out: list[str] = []
+    for line in previous.split("## Findings")[0].splitlines():
+        for candidate in (prefix, f"### {server_short}: "):
+            if line.startswith(candidate) and line[len(candidate) :].startswith(starts):
+                out += _block(previous, line)
+                break
+    return out
 
 
 def render(
@@ -222,9 +339,12 @@ def render(
     reps: int,
     elapsed_s: float,
     health: Sequence[str] = (),
+    sections: tuple[str, ...] = SECTIONS,
+    previous: str | None = None,
 ) -> str:
     """The whole markdown document (``health``: the lines of the health checks'
-    section, ``benchmarks/health.py``)."""
+    section, ``benchmarks/health.py``). The ``sections`` not measured this time are
+    copied from ``previous`` (the page as it was), so one part can be rerun alone."""
     out = [
         "# Benchmarks",
         "",
@@ -259,7 +379,7 @@ def render(
         "returning models.",
         "- *same-SQL floor*: the exact statements pgstatkit sends, with the same "
         "parameters, through the same driver, returning plain rows: `BEGIN`, the guard's "
-        "setup statement (`sql/queries/session.sql:setup`), the operation's `SELECT`, "
+        "setup and probe statements (`sql/queries/session.sql`), the operation's `SELECT`, "
         "`ROLLBACK` (psycopg: its own `transaction(force_rollback=True)`, as pgstatkit's "
         "adapter). The statements are taken from pgstatkit's operation objects. "
         "pgstatkit / floor is pgstatkit's Python overhead; the goal is at most "
@@ -284,28 +404,53 @@ def render(
         "ratio to *not loaded* are reported, not asserted. Client and server share the "
         "machine, so on few cores a ratio within a few percent of 1 is noise.",
         "",
+        "**Metrics scrapes.** At about 1,000 and 10,000 entries, each subject runs as a "
+        "process of its own and is scraped over HTTP, round-robin (`benchmarks/metrics.py`): "
+        "pgstatkit's `GET /performance/metrics` (the admin router under uvicorn, an "
+        "asyncpg pool) with `top_n` 20 (its default) and 100; Debian's "
+        "`prometheus-postgres-exporter` with a query file equivalent to upstream's "
+        "`stat_statements` collector (top 100 by total execution time, above the 10th "
+        "percentile), with its default metrics and with statement metrics only; and the "
+        "floor, `SELECT * FROM pg_stat_statements(showtext := false)`. Each connects as a "
+        "role of its own, so the server time per scrape is the growth of that role's "
+        "`total_exec_time + total_plan_time` in `pg_stat_statements`; memory is the "
+        "process's resident set after the scrapes. Goals (issue 20): pgstatkit's server "
+        f"time per scrape at most {METRICS_GOAL}x the floor's, its scrape at most "
+        "postgres_exporter's.",
+        "",
         "## Results",
         "",
     ]
+    kept = previous or ""
     for server in servers:
-        out += [*_latency(server), ""]
-        over = [
-            m
-            for m in server.measurements
-            if m.entries == max(x.entries for x in server.measurements)
-            and m.ratio("same_sql") > GOAL
-        ]
-        if over:
-            out += [
-                "Over the goal: "
-                + "; ".join(f"`{m.call.label}` on {m.driver}" for m in over)
-                + ". See *Findings* below.",
-                "",
+        if "latency" in sections:
+            out += [*_latency(server), ""]
+            over = [
+                m
+                for m in server.measurements
+                if m.entries == max(x.entries for x in server.measurements)
+                and m.ratio("same_sql") > GOAL
             ]
-        out += [*_growth(server), ""]
-        out += [*_memory(server), ""]
+            if over:
+                out += [
+                    "Over the goal: "
+                    + "; ".join(f"`{m.call.label}` on {m.driver}" for m in over)
+                    + ". See *Findings* below.",
+                    "",
+                ]
+            out += [*_growth(server), ""]
+            out += [*_memory(server), ""]
+            out += _loops(server)
+        else:
+            out += _kept(kept, server.name, "latency")
         if server.overhead is not None:
             out += [*_pgbench(server.overhead), ""]
+        elif "pgbench" not in sections:
+            out += _kept(kept, server.name, "pgbench")
+        if server.metrics:
+            out += _metrics(server)
+        elif "metrics" not in sections:
+            out += _kept(kept, server.name, "metrics")
     out += plugin_section(servers)
     out += list(health)
     body = "\n".join(out).rstrip() + "\n"

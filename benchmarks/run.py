@@ -19,6 +19,7 @@ from pathlib import Path
 
 import health
 import latency
+import metrics
 import overhead
 import plugin_overhead
 import report
@@ -90,6 +91,8 @@ def bench_server(
     pgbench: tuple[int, int, int] | None,
     warmup: int,
     plugin_only: bool = False,
+    sections: tuple[str, ...] = report.SECTIONS,
+    metrics_reps: int = 30,
 ) -> report.ServerResult:
     from pgstatkit.testing import Cluster
 
@@ -125,22 +128,34 @@ def bench_server(
             if plugin_only:
                 continue
             top = level == levels[-1]
-            calls = latency.CALLS if top else tuple(c for c in latency.CALLS if c.pgss)
-            start = time.perf_counter()
-            measured = latency.run_level(
-                cluster.dsn(DB),
-                entries=int(entries),
-                reps=reps,
-                warmup=warmup,
-                memory=top,
-                calls=calls,
-            )
-            log(f"  latency at {entries} entries: {time.perf_counter() - start:.1f} s")
             result.levels.append(
                 {"entries": entries, "text_bytes": text_bytes, "file_bytes": file_bytes}
             )
-            result.measurements += measured
-    if pgbench is not None:
+            if "latency" in sections:
+                calls = latency.CALLS if top else tuple(c for c in latency.CALLS if c.pgss)
+                start = time.perf_counter()
+                result.measurements += latency.run_level(
+                    cluster.dsn(DB),
+                    entries=int(entries),
+                    reps=reps,
+                    warmup=warmup,
+                    memory=top,
+                    calls=calls,
+                )
+                log(f"  latency at {entries} entries: {time.perf_counter() - start:.1f} s")
+            if "metrics" in sections and (top or level == levels[0]):
+                start = time.perf_counter()
+                result.metrics += metrics.measure(
+                    cluster,
+                    DB,
+                    installation.major,
+                    entries=int(entries),
+                    reps=metrics_reps,
+                    warmup=3,
+                    log=log,
+                )
+                log(f"  metrics at {entries} entries: {time.perf_counter() - start:.1f} s")
+    if pgbench is not None and "pgbench" in sections:
         scale, seconds, runs = pgbench
         start = time.perf_counter()
         result.overhead = overhead.measure(
@@ -181,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         "--plugin-only",
         action="store_true",
         help="only the pytest plugin's overhead, spliced into the existing --output page",
+        "--only",
+        default=",".join(report.SECTIONS),
+        help="comma-separated sections to run (latency, pgbench, metrics); the others are "
+        "kept from the output file as it is",
     )
     parser.add_argument("--no-health", action="store_true", help="skip the health checks part")
     parser.add_argument(
@@ -189,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         help="only the health checks part: rewrite its section of the existing page",
     )
     args = parser.parse_args(argv)
+    sections = tuple(s for s in report.SECTIONS if s in args.only.split(","))
+    unknown = set(args.only.split(",")) - set(report.SECTIONS)
+    if unknown or not sections:
+        parser.error(f"--only takes {', '.join(report.SECTIONS)}; got {args.only!r}")
 
     began = time.perf_counter()
     if args.quick:
@@ -201,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         pgbench = (10, 8, 3)
     if args.no_pgbench or args.plugin_only:
         pgbench = None
+    if "latency" not in sections:
+        levels = (levels[0], levels[-1])
+    previous = args.output.read_text(encoding="utf-8") if args.output.exists() else None
     chosen = installations(args.server or ("newest" if args.quick else "all"))
     health_reps = 3 if args.quick else 7
     health_lines: list[str] = []
@@ -224,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             pgbench=pgbench,
             warmup=warmup,
             plugin_only=args.plugin_only,
+            sections=sections,
+            metrics_reps=5 if args.quick else 30,
         )
         for inst in chosen
     ]
@@ -235,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "nox -s bench" + (" -- --quick" if args.quick else "")
     if args.server:
         command += (" -- " if not args.quick else " ") + f"--server {args.server}"
+    if sections != report.SECTIONS:
+        command += (" -- " if " -- " not in command else " ") + f"--only {','.join(sections)}"
     text = report.render(
         servers=servers,
         machine=machine(),
@@ -243,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         reps=reps,
         elapsed_s=time.perf_counter() - began,
         health=health_lines,
+        sections=sections,
+        previous=previous,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     text = keep_advisor_block(args.output, text)
