@@ -243,6 +243,8 @@ def plugin_section(servers: Sequence[ServerResult]) -> list[str]:
             out.append(f"| {level.entries:,} | " + " | ".join(cells) + f" | {level.load_avg:.1f} |")
         out.append("")
     return [*out[:-1], PLUGIN_MARKERS[1], ""]
+
+
 def _metrics(server: ServerResult) -> list[str]:
     lines: list[str] = []
     for entries in sorted({r.entries for r in server.metrics}):

@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         "--plugin-only",
         action="store_true",
         help="only the pytest plugin's overhead, spliced into the existing --output page",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(report.SECTIONS),
         help="comma-separated sections to run (latency, pgbench, metrics); the others are "
