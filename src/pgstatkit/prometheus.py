@@ -145,15 +145,26 @@ _KNOWN: weakref.WeakKeyDictionary[Any, OwnQueryids] = weakref.WeakKeyDictionary(
 so that scrapes read ``pg_stat_statements`` without texts (:class:`OwnQueryids`)."""
 
 
-def _known(source: Any) -> OwnQueryids | None:
-    """The :class:`OwnQueryids` of ``source`` (None if it cannot be weakly referenced:
-    every scrape then reads the texts)."""
+_KNOWN_BY_ID: dict[int, OwnQueryids] = {}
+"""The same for sources that cannot be weakly referenced (asyncpg's ``Pool``), by
+``id()``, at most :data:`_MAX_BY_ID`. An id reused by another source only costs a read
+with texts: that source's own statements are not among the ``queryid`` s it finds
+classified, so it learns them (a wrong exclusion would need a 64-bit hash collision)."""
+_MAX_BY_ID = 64
+
+
+def _known(source: Any) -> OwnQueryids:
+    """The :class:`OwnQueryids` of ``source``."""
     try:
         known = _KNOWN.get(source)
         if known is None:
             known = _KNOWN[source] = OwnQueryids()
     except TypeError:
-        return None
+        known = _KNOWN_BY_ID.get(id(source))
+        if known is None:
+            if len(_KNOWN_BY_ID) >= _MAX_BY_ID:
+                _KNOWN_BY_ID.pop(next(iter(_KNOWN_BY_ID)))
+            known = _KNOWN_BY_ID[id(source)] = OwnQueryids()
     return known
 
 

@@ -112,3 +112,17 @@ def test_projection_lets_a_caller_choose_showtext() -> None:
     assert ".pg_stat_statements(false) AS p" in lean
     with pytest.raises(ValueError, match="showtext=False"):
         projection((1, 11), "public", showtext=False)
+
+
+def test_every_source_keeps_what_it_learned() -> None:
+    """Also a source that cannot be weakly referenced (asyncpg's Pool has __slots__)."""
+    from pgstatkit.prometheus import _known
+
+    class Slotted:
+        __slots__ = ("x",)
+
+    class Plain:
+        pass
+
+    for source in (Slotted(), Plain()):
+        assert _known(source) is _known(source)
