@@ -21,12 +21,22 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import fields, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from pgstatkit._protocol import Context, Operation, Steps
 from pgstatkit.errors import ExtraNotInstalledError, InvalidArgumentError
 from pgstatkit.models import QueryStat
 
-__all__ = ["fingerprint", "group_statements", "require_pglast", "tables"]
+__all__ = [
+    "CHANGES_ENTRIES",
+    "fingerprint",
+    "group_changes",
+    "group_statements",
+    "require_pglast",
+    "tables",
+]
+
+T = TypeVar("T")
 
 INSTALL_HINT = 'pip install "pgstatkit[advisor]"'
 
@@ -234,12 +244,15 @@ def group_statements(
     return merged
 
 
-_SUMMED = frozenset(
-    f.name
-    for f in fields(QueryStat)
-    if f.name.startswith(("total_", "shared_", "local_", "temp_", "wal_", "jit_", "parallel_"))
-    or f.name in ("calls", "rows", "plans", "percent_of_total_time")
-)
+@lru_cache(maxsize=8)
+def _summed(kind: Any) -> frozenset[str]:
+    """The fields of the result model ``kind`` that add up: counters and totals."""
+    return frozenset(
+        f.name
+        for f in fields(kind)
+        if f.name.startswith(("total_", "shared_", "local_", "temp_", "wal_", "jit_", "parallel_"))
+        or f.name in ("calls", "rows", "plans", "percent_of_total_time")
+    )
 
 
 def _sum(values: list[Any]) -> Any:
@@ -261,26 +274,106 @@ def _pooled(counts: list[int], means: list[float], stddevs: list[float]) -> tupl
     return mean, math.sqrt(max(variance, 0.0))
 
 
-def combine(members: list[QueryStat]) -> QueryStat:
-    """One row for ``members`` (see :func:`group_statements`)."""
-    head = max(members, key=lambda r: (r.total_exec_time_ms, r.calls))
+R = TypeVar("R")
+
+
+def combine(members: list[R]) -> R:
+    """One row for ``members`` (see :func:`group_statements`): a :class:`QueryStat` or
+    a :class:`~pgstatkit.history.StatementChange` (``intervals``: the most of any
+    member; ``recreated``: any member's)."""
+    rows: list[Any] = list(members)
+    head: Any = max(rows, key=lambda r: (r.total_exec_time_ms, r.calls))
     if len(members) == 1:
-        return head
-    values: dict[str, Any] = {name: _sum([getattr(m, name) for m in members]) for name in _SUMMED}
+        return cast(R, head)
+    names = {f.name for f in fields(head)}
+    values: dict[str, Any] = {
+        name: _sum([getattr(m, name) for m in members]) for name in _summed(head.__class__)
+    }
     for kind, count in (("exec", "calls"), ("plan", "plans")):
         counted = [m for m in members if getattr(m, count) > 0] or members
-        mean, stddev = _pooled(
-            [getattr(m, count) for m in counted],
-            [getattr(m, f"mean_{kind}_time_ms") for m in counted],
-            [getattr(m, f"stddev_{kind}_time_ms") for m in counted],
-        )
-        values[f"mean_{kind}_time_ms"] = mean
-        values[f"stddev_{kind}_time_ms"] = stddev
-        values[f"min_{kind}_time_ms"] = min(getattr(m, f"min_{kind}_time_ms") for m in counted)
-        values[f"max_{kind}_time_ms"] = max(getattr(m, f"max_{kind}_time_ms") for m in counted)
-    hit, read = values["shared_blks_hit"], values["shared_blks_read"]
-    values["cache_hit_ratio"] = hit / (hit + read) if hit + read > 0 else None
+        means = [getattr(m, f"mean_{kind}_time_ms") for m in counted]
+        stddevs = [getattr(m, f"stddev_{kind}_time_ms") for m in counted]
+        if any(v is None for v in means + stddevs):
+            values[f"mean_{kind}_time_ms"] = values[f"stddev_{kind}_time_ms"] = None
+        else:
+            mean, stddev = _pooled([getattr(m, count) for m in counted], means, stddevs)
+            values[f"mean_{kind}_time_ms"] = mean
+            values[f"stddev_{kind}_time_ms"] = stddev
+        for edge, pick in (("min", min), ("max", max)):
+            if f"{edge}_{kind}_time_ms" in names:
+                values[f"{edge}_{kind}_time_ms"] = pick(
+                    getattr(m, f"{edge}_{kind}_time_ms") for m in counted
+                )
+    if "cache_hit_ratio" in names:
+        hit, read = values["shared_blks_hit"], values["shared_blks_read"]
+        values["cache_hit_ratio"] = hit / (hit + read) if hit + read > 0 else None
     for name, pick in (("stats_since", min), ("minmax_stats_since", max)):
-        found = [getattr(m, name) for m in members]
-        values[name] = None if any(v is None for v in found) else pick(found)
-    return replace(head, **values)
+        if name in names:
+            found = [getattr(m, name) for m in members]
+            values[name] = None if any(v is None for v in found) else pick(found)
+    if "intervals" in names:
+        values["intervals"] = max(m.intervals for m in rows)
+        values["recreated"] = any(m.recreated for m in rows)
+    return cast(R, replace(head, **values))
+
+
+# ------------------------------------------------------------- history.changes grouping
+
+
+def _change_key(row: Any) -> Hashable:
+    """The group of a ``StatementChange``: its fingerprint for its target, user,
+    database and level; a text that does not parse (or is missing) stays alone."""
+    text = row.query
+    if text is not None:
+        try:
+            return (row.target, row.userid, row.dbid, row.toplevel, _fingerprint(text))
+        except InvalidArgumentError:
+            pass
+    return (row.target, row.userid, row.dbid, row.toplevel, "queryid", row.queryid)
+
+
+def _change_order(order_by: str) -> Callable[[Any], Any]:
+    if order_by == "mean_exec_time_ms":
+        return lambda r: (-(r.total_exec_time_ms / r.calls if r.calls else 0.0), -r.calls)
+    return lambda r: (-getattr(r, order_by), -r.calls)
+
+
+def changes_grouping(group_by: object) -> bool:
+    """``group_by`` of ``history.changes`` checked (``"queryid"`` or ``"fingerprint"``):
+    whether to group; ``"fingerprint"`` needs ``pglast`` (checked now).
+
+    Raises:
+        InvalidArgumentError: another value. ExtraNotInstalledError: ``pglast`` is missing.
+    """
+    if group_by not in ("queryid", "fingerprint"):
+        raise InvalidArgumentError(f"group_by must be 'queryid' or 'fingerprint', got {group_by!r}")
+    if group_by == "fingerprint":
+        require_pglast()
+    return group_by == "fingerprint"
+
+
+def group_changes(operation: Operation[T], order_by: str, limit: int) -> Operation[T]:
+    """``operation`` (a :func:`pgstatkit._history.changes` operation that reads up to
+    :data:`CHANGES_ENTRIES` entries) with its statements summed per fingerprint (and
+    target, user, database, level) as :func:`group_statements` sums them, ordered by
+    ``order_by`` (descending) and cut to ``limit``.
+
+    Raises:
+        ExtraNotInstalledError: ``pglast`` is missing (checked now, before any round trip).
+    """
+    require_pglast()
+
+    def steps(ctx: Context) -> Steps[T]:
+        result: Any = yield from operation.steps(ctx)
+        groups: dict[Hashable, list[Any]] = {}
+        for row in result.statements:
+            groups.setdefault(_change_key(row), []).append(row)
+        merged = sorted((combine(m) for m in groups.values()), key=_change_order(order_by))
+        return cast(T, replace(result, statements=tuple(merged[:limit])))
+
+    return Operation(operation.name, steps, operation.timeout_ms)
+
+
+CHANGES_ENTRIES = 10_000
+"""How many entries of the window (the heaviest by ``order_by``) a grouped
+``history.changes`` reads before it groups them."""

@@ -27,7 +27,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, get_args, get_origin
 
-from pgstatkit import _advise, _doctor, _health, _history, _validate
+from pgstatkit import _advise, _doctor, _health, _history, _validate, fingerprints
 from pgstatkit import _operations as _ops
 from pgstatkit._display import (
     INDEX_COLUMNS,
@@ -526,23 +526,27 @@ def _history_changes(
     target: object = None,
     order_by: object = "total_exec_time_ms",
     limit: object = 100,
+    group_by: object = "queryid",
     timeout_ms: object = None,
 ) -> Operation[Any]:
     """``history.changes`` over (now - since_s, now - until_s] (seconds)."""
     since, until = _history_window(since_s, until_s)
     now = _history.now()
     start, end = _history.window(since, until, now)
-    return _history.changes(
+    grouped, rows = fingerprints.changes_grouping(group_by), _validate.limit(limit)
+    order = _validate.choice(order_by, "order_by", _history.CHANGE_ORDERS)
+    op = _history.changes(
         schema="pgstatkit",
         target=_history.optional_target(target),
         since=start,
         until=end,
-        order_by=_validate.choice(order_by, "order_by", _history.CHANGE_ORDERS),
-        limit=_validate.limit(limit),
+        order_by=order,
+        limit=fingerprints.CHANGES_ENTRIES if grouped else rows,
         include_pgstatkit=False,
         queryid=None,
         timeout_ms=_validate.timeout_ms(timeout_ms),
     )
+    return fingerprints.group_changes(op, order, rows) if grouped else op
 
 
 def _history_timeline(
@@ -614,6 +618,7 @@ HISTORY_CHANGES = Report(
             "Descending order of the statements.",
         ),
         limit(100),
+        GROUP_BY,
     ),
     route="history/changes",
     summary="What each statement did in a window of the history (exact deltas, interval flags)",

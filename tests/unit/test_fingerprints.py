@@ -258,14 +258,18 @@ def test_combine_of_one_is_itself() -> None:
 # --------------------------------------------------------------------------- without pglast
 
 WITHOUT_PGLAST = """
-import sys
+import asyncio, datetime, sys
 sys.modules["pglast"] = None
-from pgstatkit import _operations, fingerprints
+from pgstatkit import _operations, fingerprints, history, reports
 from pgstatkit.errors import ExtraNotInstalledError
+HOUR = datetime.timedelta(hours=1)
 for call in (
     lambda: fingerprints.fingerprint("SELECT 1"),
     lambda: fingerprints.tables("SELECT 1"),
     lambda: _operations.top_queries_by_total_time(group_by="fingerprint"),
+    # no connection at all: the extra is checked before any round trip
+    lambda: asyncio.run(history.changes(object(), since=HOUR, group_by="fingerprint")),
+    lambda: reports.HISTORY_CHANGES.operation(group_by="fingerprint"),
 ):
     try:
         call()
@@ -288,7 +292,7 @@ def test_without_the_extra_the_error_names_the_install() -> None:
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 5
     assert all('pip install "pgstatkit[advisor]"' in line for line in lines)
 
 

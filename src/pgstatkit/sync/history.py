@@ -26,7 +26,7 @@ import datetime as _dt
 from typing import Any, TypeVar
 
 from pgstatkit import _history as _h
-from pgstatkit import _install, _validate
+from pgstatkit import _install, _validate, fingerprints
 from pgstatkit._history import (
     DEFAULT_KEEP,
     DEFAULT_TARGET,
@@ -152,6 +152,7 @@ def changes(
     include_pgstatkit: bool = False,
     schema: str = "pgstatkit",
     timeout_ms: float | None = None,
+    group_by: str = "queryid",
 ) -> HistoryChanges:
     """What each statement did in the window (since, until]: the sum of its deltas.
 
@@ -166,22 +167,30 @@ def changes(
         include_pgstatkit: also pgstatkit's own statements.
         schema: the store's helper schema.
         timeout_ms: statement timeout (default 5000 ms).
+        group_by: ``"fingerprint"`` sums the entries of one query fingerprint (and
+            target, user, database, level) as the statement listings do: calls-weighted
+            means, a combined stddev (IN lists of any length, other aliases; reads the
+            window's top 10,000 entries first). Needs ``pip install "pgstatkit[advisor]"``
+            (:class:`~pgstatkit.errors.ExtraNotInstalledError`, nothing sent).
 
     Returns the window's intervals summed up (how many were complete, reset, lossy,
     and the evictions) and the entries that moved, as :class:`StatementChange`.
     """
     start, end = _h.window(since, until, _now())
+    grouped, rows = fingerprints.changes_grouping(group_by), _validate.limit(limit)
     op = _h.changes(
         schema=_install.schema_name(schema),
         target=_h.optional_target(target),
         since=start,
         until=end,
         order_by=_validate.choice(order_by, "order_by", _h.CHANGE_ORDERS),
-        limit=_validate.limit(limit),
+        limit=fingerprints.CHANGES_ENTRIES if grouped else rows,
         include_pgstatkit=_validate.flag(include_pgstatkit, "include_pgstatkit"),
         queryid=_validate.queryid(queryid),
         timeout_ms=_validate.timeout_ms(timeout_ms),
     )
+    if grouped:
+        op = fingerprints.group_changes(op, order_by, rows)
     return _run(conn, op)
 
 

@@ -226,6 +226,14 @@ def _changes_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also pgstatkit's own statements",
     )
+    p.add_argument(
+        "--group-by",
+        choices=("queryid", "fingerprint"),
+        default="queryid",
+        help="queryid: one row per entry (default); fingerprint: the entries of one query "
+        "fingerprint summed (IN lists of any length, other aliases; needs "
+        'pip install "pgstatkit[advisor]")',
+    )
     _store_options(p)
 
 
@@ -242,6 +250,7 @@ def _changes(args: argparse.Namespace, out: Out) -> int:
             include_pgstatkit=args.include_pgstatkit,
             schema=args.schema,
             timeout_ms=args.timeout_ms,
+            group_by=args.group_by,
         )
     if out.form == "json":
         out.json(result)
