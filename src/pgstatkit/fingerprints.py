@@ -134,7 +134,8 @@ def _tables(query: str) -> tuple[str, ...]:
 def fingerprint(query: str) -> str:
     """The fingerprint of ``query``: 16 hex digits, equal for statements that differ only
     in constants (``$n`` placeholders included), the length of ``IN`` lists, the order
-    of the target list, column and table aliases, or the number of a partition.
+    of the target list, column and table aliases, or the number of a partition. As in
+    libpg_query, ``col IN (...)`` and ``col = c`` have the same fingerprint.
 
     Raises:
         ExtraNotInstalledError: ``pglast`` is missing.
