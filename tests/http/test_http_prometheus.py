@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.servers import TestServer
+from pgstatkit._health import CHECKS
 from pgstatkit.fastapi import bearer_token, create_router
 from pgstatkit.models import QueryStat
 from pgstatkit.prometheus import (
@@ -181,3 +182,28 @@ async def test_snapshot_with_query_text(pool: Any, pg_server: TestServer) -> Non
     ]
     assert any("http_metrics_probe" in q for q in queries)
     assert all(len(q) <= 80 for q in queries)
+
+
+async def test_router_metrics_health_is_opt_in(pool: Any) -> None:
+    families = {"pgstatkit_health_findings", "pgstatkit_health_status"}
+    async with http_client(create_router(pool, auth=bearer_token(TOKEN))) as client:
+        r = await client.get(f"{PREFIX}/performance/metrics", headers=AUTH)
+    assert r.status_code == 200
+    assert not families & {f.name for f in text_string_to_metric_families(r.text)}
+    router = create_router(pool, auth=bearer_token(TOKEN), metrics_health=True)
+    async with http_client(router) as client:
+        r = await client.get(f"{PREFIX}/performance/metrics", headers=AUTH)
+    assert r.status_code == 200
+    scraped = {f.name: f for f in text_string_to_metric_families(r.text)}
+    assert families <= set(scraped)
+    findings = scraped["pgstatkit_health_findings"].samples
+    # one series per check and severity, so the alert rule's severity="critical" matches
+    assert {s.labels["severity"] for s in findings} >= {"critical", "warning"}
+    status = {s.labels["check"]: s.value for s in scraped["pgstatkit_health_status"].samples}
+    assert set(status) == set(CHECKS)
+    assert all(value in (0, 1, 2, 3) for value in status.values())
+
+
+def test_router_metrics_health_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="metrics_health"):
+        create_router(lambda: None, auth=bearer_token(TOKEN), metrics_health="yes")  # type: ignore[arg-type]

@@ -104,6 +104,7 @@ ROUTER_OPTIONS: dict[str, dict[str, Any]] = {
         "enable_explain_analyze": True,
         "enable_reset": True,
         "enable_metrics": True,
+        "metrics_health": True,
     },
 }
 

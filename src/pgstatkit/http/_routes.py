@@ -42,6 +42,7 @@ class Service:
     max_query_length: int
     metrics_top_n: int
     explain_analyze: bool
+    metrics_health: bool = False
 
     async def call(self, operation: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
         """``fn(source)``, or the problem response for what it raised."""
@@ -125,6 +126,13 @@ def add_metrics(router: APIRouter, service: Service) -> None:
             **responses(without=(504,)),
         },
         summary="Prometheus text exposition of database and top-statement metrics",
+        description=(
+            "With the router's metrics_health=True also the health checks' gauges "
+            "pgstatkit_health_findings{check,severity} and pgstatkit_health_status{check} "
+            "(every scrape runs the health checks' queries)."
+            if service.metrics_health
+            else None
+        ),
     )
     async def metrics(
         include_pgstatkit: IncludePgstatkit = False,
@@ -146,6 +154,7 @@ def add_metrics(router: APIRouter, service: Service) -> None:
                 include_pgstatkit=include_pgstatkit,
                 timeout_ms=timeout_ms,
                 all_databases=all_databases,
+                health=service.metrics_health,
             ),
         )
         if isinstance(result, Response):

@@ -43,6 +43,7 @@ def _check_options(
     enable_explain: bool,
     enable_explain_analyze: bool,
     metrics_top_n: int,
+    metrics_health: bool,
 ) -> None:
     if auth is None and not allow_unauthenticated:
         raise ValueError(
@@ -59,6 +60,8 @@ def _check_options(
     if enable_explain_analyze and not enable_explain:
         raise ValueError("enable_explain_analyze=True needs enable_explain=True")
     _validate.limit(metrics_top_n, "metrics_top_n")
+    if not isinstance(metrics_health, bool):
+        raise TypeError(f"metrics_health must be a bool, got {metrics_health!r}")
 
 
 def create_router(
@@ -71,6 +74,7 @@ def create_router(
     enable_reset: bool = False,
     enable_metrics: bool = True,
     metrics_top_n: int = 20,
+    metrics_health: bool = False,
     query_text: QueryTextMode = "truncate",
     max_query_length: int = 500,
     tags: list[str] | None = None,
@@ -94,6 +98,13 @@ def create_router(
         enable_metrics: register ``GET /performance/metrics`` (Prometheus text format;
             statement texts never included).
         metrics_top_n: statements in the metrics (bounds label cardinality), 1 to 10,000.
+        metrics_health: the metrics also run the health checks (``stats.health``, default
+            thresholds) and export their gauges ``pgstatkit_health_findings{check,
+            severity}`` and ``pgstatkit_health_status{check}``, which the shipped alert
+            rule ``PgStatKitHealthCheckCritical`` reads. Off by default: every scrape then
+            also runs the health checks' queries (catalog reads over every table and
+            index; see docs/health.md and docs/benchmarks.md for their cost), so scrape
+            less often or raise the scrape timeout on large databases.
         query_text: statement texts in responses: ``"full"``, ``"truncate"`` (the
             default: cut to ``max_query_length`` characters) or ``"hide"`` (``null``).
             Texts are normalized, but may still hold literals.
@@ -102,14 +113,20 @@ def create_router(
 
     Raises:
         ValueError: no ``auth`` and not ``allow_unauthenticated``; a bad option.
-        TypeError: ``source`` is not a supported source nor a callable.
+        TypeError: ``source`` is not a supported source nor a callable; ``metrics_health``
+            is not a bool.
     """
     _check_options(
         auth, allow_unauthenticated, query_text, max_query_length, enable_explain,
-        enable_explain_analyze, metrics_top_n,
+        enable_explain_analyze, metrics_top_n, metrics_health,
     )  # fmt: skip
     service = Service(
-        _resolve_source(source), query_text, max_query_length, metrics_top_n, enable_explain_analyze
+        _resolve_source(source),
+        query_text,
+        max_query_length,
+        metrics_top_n,
+        enable_explain_analyze,
+        metrics_health,
     )
     router = APIRouter(
         tags=list(tags) if tags is not None else ["pgstatkit"],
