@@ -320,7 +320,7 @@ def render(r: dict[str, Any]) -> str:
         f" snapshots, {ch['rows']:,} delta rows of one target, synthetic): median"
         f" {ch['median_ms']:.0f} ms (goal < 1 s). Plan of its aggregation:",
         "",
-        "```text",
+        "```{ .text .wrap }",  # a plan's lines are wider than the page
         *ch["plan"],
         "```",
         "",
