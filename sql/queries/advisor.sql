@@ -4,14 +4,22 @@
 -- pgstatkit's quoted schema names of pg_stat_statements / hypopg; values are bound as $n.
 
 -- name: window_1_9
--- Seconds the pg_stat_statements counters cover (since its last reset).
-SELECT EXTRACT(epoch FROM pg_catalog.now() - i.stats_reset)::float8 AS seconds
+-- The span the pg_stat_statements counters cover (since its last reset), and seconds.
+SELECT i.stats_reset AS since, pg_catalog.now() AS until,
+       EXTRACT(epoch FROM pg_catalog.now() - i.stats_reset)::float8 AS seconds
 FROM {{schema}}.pg_stat_statements_info AS i;
 
 -- name: window
 -- Before pg_stat_statements 1.9 the reset time is not kept: since the server started.
-SELECT EXTRACT(epoch FROM pg_catalog.now() - pg_catalog.pg_postmaster_start_time())::float8
-       AS seconds;
+SELECT pg_catalog.pg_postmaster_start_time() AS since, pg_catalog.now() AS until,
+       EXTRACT(epoch FROM pg_catalog.now() - pg_catalog.pg_postmaster_start_time())::float8
+           AS seconds;
+
+-- name: database
+-- The current database's OID: the dbid of its statements in the history.
+SELECT d.oid::int8 AS dbid
+FROM pg_catalog.pg_database AS d
+WHERE d.datname = pg_catalog.current_database();
 
 -- name: hypopg
 -- The schema of the hypopg extension in this database, if it is created.

@@ -307,8 +307,9 @@ WHERE ($1::text IS NULL OR t.name = $1::text)
 -- name: changes
 -- STORE. Per entry, the sum of its deltas over the window ($1 target name or NULL,
 -- $2 since, $3 until: captured_at in ($2, $3]), with its latest text and names;
--- $4 row limit, $5 also pgstatkit's own statements, $6 a queryid or NULL. {{order}}
--- is a column of the result (fixed SQL).
+-- $4 row limit, $5 also pgstatkit's own statements, $6 a queryid or NULL, $7 a dbid
+-- (the database's OID on the target) or NULL. {{order}} is a column of the result
+-- (fixed SQL).
 WITH t AS (
     SELECT t.id, t.name FROM {{schema}}.history_targets AS t
     WHERE $1::text IS NULL OR t.name = $1::text
@@ -320,6 +321,7 @@ WITH t AS (
     WHERE h.target_id IN (SELECT t.id FROM t)
       AND h.captured_at > $2::timestamptz AND h.captured_at <= $3::timestamptz
       AND ($6::int8 IS NULL OR h.queryid = $6::int8)
+      AND ($7::int8 IS NULL OR h.dbid = $7::int8)
     GROUP BY h.target_id, h.dbid, h.userid, h.queryid, h.toplevel
 )
 SELECT t.name AS target, a.dbid, dn.name AS database, a.userid, rn.name AS username,

@@ -8,27 +8,53 @@ workload and the catalog, explain statements with and without hypothetical index
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from pgstatkit import _advisor, _sql, _validate
+from pgstatkit import _advisor, _install, _sql, _validate
+from pgstatkit import _history as _h
 from pgstatkit._errors import ServerError
+from pgstatkit._history import NoHistoryError
 from pgstatkit._operations import _EVERY_ENTRY, _statements_query
 from pgstatkit._parse import parse_rows
 from pgstatkit._protocol import Cleanup, Context, Operation, Query, Result, Steps
 from pgstatkit._scan import scan
 from pgstatkit.errors import InvalidArgumentError, UnsafeQueryError
-from pgstatkit.fingerprints import _fingerprint, group_statements, require_pglast
+from pgstatkit.fingerprints import (
+    CHANGES_ENTRIES,
+    _fingerprint,
+    group_changes,
+    group_statements,
+    require_pglast,
+)
 from pgstatkit.models import HelpedStatement, IndexSuggestion, QueryStat
 
-__all__ = ["Advice", "advice", "check_count", "index_suggestions"]
+__all__ = [
+    "DEFAULT_SINCE",
+    "SOURCES",
+    "Advice",
+    "advice",
+    "check_count",
+    "check_source",
+    "index_suggestions",
+]
 
 SECONDS_PER_DAY = 86_400.0
 MIN_WINDOW_SECONDS = 60.0
 _TIMEOUT_SQLSTATES = frozenset({"57014", "55P03"})
+_PRIVILEGE_SQLSTATES = frozenset({"42501"})
+
+SOURCES = ("auto", "history", "reset")
+"""``suggest_indexes(source=...)``: ``"auto"`` reads pgstatkit's history when the
+window has snapshots of the target, else the counters since the last reset;
+``"history"`` only the history (an error without it); ``"reset"`` only the counters."""
+
+DEFAULT_SINCE = _dt.timedelta(days=7)
+"""The history window of the advisor when ``since`` is not given: the last 7 days."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +67,52 @@ class Advice:
     candidates: int
     explains: int
     notes: tuple[str, ...] = ()
+    source: str = "since_reset"
+    window_start: _dt.datetime | None = None
+    window_end: _dt.datetime | None = None
+
+
+class _Counted(Protocol):
+    """What the advisor reads of a statement: a ``QueryStat`` (since the reset) or a
+    history ``StatementChange`` (over the window), grouped by fingerprint."""
+
+    @property
+    def queryid(self) -> int | None: ...
+    @property
+    def query(self) -> str | None: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def total_exec_time_ms(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Where the workload came from: its source and the span its counters cover."""
+
+    source: str
+    start: _dt.datetime
+    end: _dt.datetime
+
+    @property
+    def days(self) -> float:
+        seconds = (self.end - self.start).total_seconds()
+        return max(seconds, MIN_WINDOW_SECONDS) / SECONDS_PER_DAY
 
 
 @dataclass(slots=True)
 class _Statement:
-    stat: QueryStat
+    stat: _Counted
     fingerprint: str
     text: str
     placeholders: int
     predicates: _advisor.Predicates
     usages: dict[int, _advisor.Usage] = field(default_factory=dict)
     cost_before: float | None = None
+
+    @property
+    def mean_exec_time_ms(self) -> float:
+        return self.stat.total_exec_time_ms / self.stat.calls if self.stat.calls else 0.0
 
 
 @dataclass(slots=True)
@@ -84,6 +145,11 @@ def _count(value: object, name: str, low: int, high: int) -> int:
     return value
 
 
+def check_source(value: object) -> str:
+    """``source``: one of :data:`SOURCES` (``InvalidArgumentError`` otherwise)."""
+    return _validate.choice(value, "source", SOURCES)
+
+
 def _max_bytes(value: object) -> int | None:
     if value is None:
         return None
@@ -106,9 +172,18 @@ def advice(
     min_table_rows: object = 1000,
     min_cost_reduction_ratio: object = 0.2,
     validate: object = True,
+    source: object = "auto",
+    since: object = DEFAULT_SINCE,
+    until: object = None,
+    target: object = _h.DEFAULT_TARGET,
+    schema: object = "pgstatkit",
     timeout_ms: object = None,
 ) -> Operation[Advice]:
     """The advisor's operation; see :func:`pgstatkit.advisor.suggest_indexes`."""
+    how = check_source(source)
+    start, end = _h.window(since, until, _h.now())
+    history_target = _h.target_name(target)
+    helper = _install.schema_name(schema)
     top = _count(statements, "statements", 1, _validate.MAX_LIMIT)
     budget = _count(max_indexes, "max_indexes", 1, 100)
     budget_bytes = _max_bytes(max_bytes)
@@ -119,17 +194,18 @@ def advice(
     require_pglast()
 
     def steps(ctx: Context) -> Steps[Advice]:
-        version, schema = ctx.require_pg_stat_statements()
         notes: list[str] = []
-        rows = yield _statements_query(
-            "top_queries_by_total_time", ctx, (_EVERY_ENTRY,), False, False
-        )
-        workload = _workload(group_statements(parse_rows(QueryStat, rows)), top)
-        block = "window_1_9" if version >= (1, 9) else "window"
-        window = yield Query(
-            _sql.render(_sql.load("advisor.sql", block), schema=_sql.quote_ident(schema))
-        )
-        days = max(float(str(window.rows[0][0] or 0.0)), MIN_WINDOW_SECONDS) / SECONDS_PER_DAY
+        history: tuple[list[_Counted], _Window] | None = None
+        if how != "reset":
+            history = yield from _from_history(
+                ctx, how == "history", helper, history_target, start, end, timeout, notes
+            )
+        if history is None:
+            grouped, span = yield from _since_reset(ctx)
+        else:
+            grouped, span = history
+        workload = _workload(grouped, top)
+        days = span.days
         found = yield Query(_sql.load("advisor.sql", "hypopg"))
         hypopg = _sql.quote_ident(str(found.rows[0][0])) if found.rows and use_hypopg else None
         catalog = yield from _catalog(_advisor.relation_names(s.predicates for s in workload))
@@ -208,12 +284,14 @@ def advice(
                         ratios,
                     )
                 )
-        saved_per_ratio = [s.stat.calls * s.stat.mean_exec_time_ms / days for s in workload]
+        saved_per_ratio = [s.stat.calls * s.mean_exec_time_ms / days for s in workload]
         chosen = _advisor.select(
             evaluated, saved_per_ratio, max_indexes=budget, max_bytes=budget_bytes
         )
         suggestions = [
-            _suggestion(ev, gains, tables[ev.candidate.oid], workload, saved_per_ratio, hypopg)
+            _suggestion(
+                ev, gains, tables[ev.candidate.oid], workload, saved_per_ratio, hypopg, span
+            )
             for ev, gains in chosen
         ]
         return Advice(
@@ -223,9 +301,97 @@ def advice(
             len(per_candidate),
             explains,
             tuple(dict.fromkeys(notes)),
+            span.source,
+            span.start,
+            span.end,
         )
 
     return Operation("suggest_indexes", steps, timeout, pin_search_path=False)
+
+
+def _since_reset(ctx: Context) -> Steps[tuple[list[_Counted], _Window]]:
+    """The current database's statements since ``pg_stat_statements`` was last reset
+    (pgstatkit's own left out), grouped by fingerprint, and the span they cover."""
+    version, schema = ctx.require_pg_stat_statements()
+    rows = yield _statements_query("top_queries_by_total_time", ctx, (_EVERY_ENTRY,), False, False)
+    grouped: list[_Counted] = list(group_statements(parse_rows(QueryStat, rows)))
+    block = "window_1_9" if version >= (1, 9) else "window"
+    window = yield Query(
+        _sql.render(_sql.load("advisor.sql", block), schema=_sql.quote_ident(schema))
+    )
+    since, until, _ = window.rows[0]
+    return grouped, _Window("since_reset", cast(_dt.datetime, since), cast(_dt.datetime, until))
+
+
+def _from_history(
+    ctx: Context,
+    required: bool,
+    schema: str,
+    target: str,
+    since: _dt.datetime,
+    until: _dt.datetime,
+    timeout: int,
+    notes: list[str],
+) -> Steps[tuple[list[_Counted], _Window] | None]:
+    """The current database's statements in the history window (since, until] of
+    ``target``, summed per fingerprint, and the span the window's intervals cover (from
+    the snapshot before its first interval to its last snapshot); ``None`` when the
+    store has no history tables, no interval of the target in the window, or the role
+    may not read it (``required``: raise instead)."""
+    yield Query("SAVEPOINT pgstatkit_advise_history")
+    try:
+        taken = yield from _h.snapshots(
+            schema=schema, target=target, since=since, until=until, timeout_ms=timeout
+        ).steps(ctx)
+        intervals = [s for s in taken if s.status != "baseline"]
+        if not intervals:
+            yield Query("RELEASE SAVEPOINT pgstatkit_advise_history")
+            if required:
+                raise NoHistoryError(
+                    f"no snapshot of target {target!r} in the history window "
+                    f"({since.isoformat()}, {until.isoformat()}] (schema {schema!r}) but "
+                    "baselines: take snapshots (pgstatkit.history.snapshot or the "
+                    "collector; the second one closes the first interval), widen since, "
+                    "or use source='auto' or 'reset'"
+                )
+            return None
+        found = yield Query(_sql.load("advisor.sql", "database"))
+        dbid = int(str(found.rows[0][0]))
+        changes = yield from group_changes(
+            _h.changes(
+                schema=schema,
+                target=target,
+                since=since,
+                until=until,
+                order_by="total_exec_time_ms",
+                limit=CHANGES_ENTRIES,
+                include_pgstatkit=False,
+                queryid=None,
+                timeout_ms=timeout,
+                dbid=dbid,
+            ),
+            "total_exec_time_ms",
+            CHANGES_ENTRIES,
+        ).steps(ctx)
+    except _h.HistoryNotInstalledError:
+        yield Query("RELEASE SAVEPOINT pgstatkit_advise_history")
+        if required:
+            raise
+        return None
+    except ServerError as exc:
+        if required or exc.sqlstate not in _PRIVILEGE_SQLSTATES or exc.connection_lost:
+            raise
+        yield Query("ROLLBACK TO SAVEPOINT pgstatkit_advise_history")
+        yield Query("RELEASE SAVEPOINT pgstatkit_advise_history")
+        notes.append(
+            f"the history in schema {schema!r} is not readable by this role: "
+            "used the counters since the last reset"
+        )
+        return None
+    yield Query("RELEASE SAVEPOINT pgstatkit_advise_history")
+    start = min(s.previous_captured_at or s.captured_at for s in intervals)
+    end = max(s.captured_at for s in intervals)
+    return list(changes.statements), _Window("history", start, end)
 
 
 def index_suggestions(**arguments: Any) -> Operation[list[IndexSuggestion]]:
@@ -239,7 +405,7 @@ def index_suggestions(**arguments: Any) -> Operation[list[IndexSuggestion]]:
     return Operation(inner.name, steps, inner.timeout_ms, pin_search_path=False)
 
 
-def _workload(grouped: list[QueryStat], top: int) -> list[_Statement]:
+def _workload(grouped: list[_Counted], top: int) -> list[_Statement]:
     """The ``top`` statements by total time that the advisor can read: one statement
     (a SELECT, UPDATE or DELETE that parses), with execution time."""
     found: list[_Statement] = []
@@ -360,6 +526,7 @@ def _suggestion(
     workload: list[_Statement],
     saved_per_ratio: list[float],
     hypopg: str | None,
+    span: _Window,
 ) -> IndexSuggestion:
     helped = []
     for number, ratio in sorted(ev.ratios.items(), key=lambda x: -saved_per_ratio[x[0]] * x[1]):
@@ -370,7 +537,7 @@ def _suggestion(
                 queryid=statement.stat.queryid,
                 query=statement.stat.query or statement.text,
                 calls=statement.stat.calls,
-                mean_exec_time_ms=statement.stat.mean_exec_time_ms,
+                mean_exec_time_ms=statement.mean_exec_time_ms,
                 plan_cost_before=statement.cost_before if hypopg else None,
                 plan_cost_after=ev.costs_after.get(number) if hypopg else None,
                 cost_reduction_ratio=ratio,
@@ -386,5 +553,8 @@ def _suggestion(
         time_saved_ms_per_day=sum(gains.values()),
         write_overhead_ms_per_day=ev.write_overhead_ms_per_day,
         validated=hypopg is not None,
+        source=span.source,
+        window_start=span.start,
+        window_end=span.end,
         statements=tuple(helped),
     )

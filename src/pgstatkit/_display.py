@@ -216,6 +216,7 @@ SUGGESTION_COLUMNS: tuple[Column, ...] = (
     Column("size", lambda s: size(s.estimated_size_bytes), priority=6),
     Column("stmts", lambda s: num(len(s.statements)), priority=5),
     Column("validated", lambda s: "yes" if s.validated else "no", right=False, priority=7),
+    Column("source", lambda s: s.source.replace("_", " "), right=False, priority=3),
     Column("create", lambda s: safe(s.create_statement), right=False, flex=True, min_width=30),
 )
 

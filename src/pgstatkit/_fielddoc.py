@@ -369,7 +369,7 @@ describe(
             id64=True,
         ),
         "query": "the normalized text of that entry (`$1` placeholders)",
-        "calls": "executions since `pg_stat_statements` was reset, all entries of the fingerprint",
+        "calls": "executions in the suggestion's window (`source`: the history window, or since `pg_stat_statements` was reset), all entries of the fingerprint",
         "mean_exec_time_ms": "ms, calls-weighted mean execution time",
         "plan_cost_before": "planner cost units of the generic plan without the index; `None` when not validated (no hypopg)",
         "plan_cost_after": "planner cost units of the generic plan with the hypothetical index; `None` when not validated",
@@ -390,6 +390,9 @@ describe(
         "time_saved_ms_per_day": "ms per day saved over the statements it helps (each counted once, beyond the suggestions listed before it)",
         "write_overhead_ms_per_day": "ms per day the index would cost the table's inserts and non-HOT updates (10 us a row, at the rate since the table statistics were reset)",
         "validated": "the costs come from plans with a hypothetical index (hypopg); `False`: ranked by the `pg_stats` estimate only",
+        "source": '`"history"`: the workload is the deltas of pgstatkit\'s history over the window (`suggest_indexes(since=..., target=...)`); `"since_reset"`: the `pg_stat_statements` counters since their last reset (no history, or `source="reset"`)',
+        "window_start": "when the counters the suggestion rests on start: history, the snapshot before the window's first interval; since_reset, the `pg_stat_statements` reset (before 1.9: the server's start)",
+        "window_end": "when they end: history, the window's last snapshot; since_reset, the time of the call. Per day means per day of `window_end - window_start` (at least a minute)",
         "statements": "the statements it helps: `HelpedStatement` objects, the most time saved first",
     },
 )

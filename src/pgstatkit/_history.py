@@ -78,6 +78,16 @@ class HistoryNotInstalledError(PgStatKitError):
     """
 
 
+class NoHistoryError(PgStatKitError):
+    """The store has history tables but no snapshot of the target in the window other
+    than baselines: no interval to read.
+
+    Take snapshots of the target (:func:`pgstatkit.history.snapshot`, the collector
+    or a cron job; the first one is a baseline, the second closes the first interval),
+    widen the window, or name the ``target`` the snapshots were taken under.
+    """
+
+
 class SnapshotConflictError(PgStatKitError):
     """Another collector is snapshotting the same target, or wrote a snapshot of it
     while this one read the target; this snapshot was not written.
@@ -1131,7 +1141,10 @@ def changes(
     include_pgstatkit: bool,
     queryid: int | None,
     timeout_ms: int,
+    dbid: int | None = None,
 ) -> Operation[HistoryChanges]:
+    """The window's entries summed; ``dbid``: only the statements of that database
+    (its OID on the target)."""
     sql = _Sql(schema)
     changes_sql = sql.store(
         "changes",
@@ -1147,7 +1160,9 @@ def changes(
         yield Query("SELECT pg_catalog.set_config('work_mem', $1, true)", (CHANGES_WORK_MEM,))
         summary = _named((yield Query(sql.store("window_summary"), (target, since, until))))
         version = _oldest(summary["pgss_versions"])
-        result = yield Query(changes_sql, (target, since, until, limit, include_pgstatkit, queryid))
+        result = yield Query(
+            changes_sql, (target, since, until, limit, include_pgstatkit, queryid, dbid)
+        )
         statements = [
             StatementChange(
                 target=str(row["target"]),

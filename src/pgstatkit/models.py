@@ -558,11 +558,15 @@ class IndexSuggestion(_Model):
     time_saved_ms_per_day: float
     write_overhead_ms_per_day: float
     validated: bool
+    source: str
+    window_start: _dt.datetime
+    window_end: _dt.datetime
     statements: tuple[HelpedStatement, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (the statements as dicts, columns a list)."""
-        found = {name: getattr(self, name) for name in type(self)._FIELD_NAMES}
+        """The fields as a JSON-ready dict (the statements as dicts, columns a list,
+        datetimes ISO 8601 strings)."""
+        found = {name: _json_value(getattr(self, name)) for name in type(self)._FIELD_NAMES}
         found["columns"] = list(self.columns)
         found["statements"] = [s.to_dict() for s in self.statements]
         return found

@@ -651,9 +651,15 @@ HISTORY_TIMELINE = Report(
 """``GET /performance/history/timeline``: :func:`pgstatkit.history.timeline`."""
 
 
+def _index_suggestions(*, since_s: object = 7 * 86400, **arguments: Any) -> Operation[Any]:
+    """``advisor.suggest_indexes`` with its history window as seconds before now."""
+    since, _ = _history_window(since_s, 0)
+    return _advise.index_suggestions(since=since, **arguments)
+
+
 INDEX_SUGGESTIONS = Report(
     "suggest_indexes",
-    _advise.index_suggestions,
+    _index_suggestions,
     IndexSuggestion,
     params=(
         Param(
@@ -683,6 +689,35 @@ INDEX_SUGGESTIONS = Report(
             "",
             "Validate with hypothetical indexes when the hypopg extension exists.",
             cli=False,
+        ),
+        Param(
+            "source",
+            Literal[_advise.SOURCES],
+            "auto",
+            "the workload: pgstatkit's history when it has the window, else since the "
+            "last reset (auto); only the history; only since the reset",
+            "The workload: auto (pgstatkit's history over the window when the database "
+            "has snapshots of the target in it, else the pg_stat_statements counters "
+            "since their last reset), history (only the history: 503 without it) or "
+            "reset (only the counters).",
+        ),
+        Param(
+            "since_s",
+            int,
+            7 * 86400,
+            "history window: seconds before now (default 604800, 7 days)",
+            "Start of the history window: whole seconds before now (default 604800, "
+            "7 days); its end is now.",
+            minimum=1,
+            maximum=3660 * 86400,
+            metavar="S",
+        ),
+        Param(
+            "target",
+            str,
+            _history.DEFAULT_TARGET,
+            "the history target that is this server (default local)",
+            "The history target that is this server (default local, the snapshots' default name).",
         ),
     ),
     command="advise",

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pgstatkit._history import HistoryNotInstalledError
+from pgstatkit._history import HistoryNotInstalledError, NoHistoryError
 from pgstatkit.errors import (
     ExtensionNotInstalledError,
     ExtensionNotLoadedError,
@@ -171,6 +171,7 @@ ANSWERS: tuple[tuple[type[BaseException], Answer], ...] = (
     (TransactionStateError, Answer(503, "Database session unusable", _ERROR, _own)),
     (ExtraNotInstalledError, Answer(501, "Optional dependency not installed", _ERROR, _own)),
     (HistoryNotInstalledError, Answer(503, "History not installed", _ERROR, _own)),
+    (NoHistoryError, Answer(503, "No history in the window", _WARNING, _own)),
     (PgStatKitError, Answer(500, "pgstatkit error", _ERROR, _own)),
     (OSError, _DOWN),
     (asyncio.TimeoutError, _DOWN),

@@ -13,14 +13,16 @@ describes the algorithm, its limits and how to read a suggestion.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as _dt
+from typing import Any, Literal
 
 from pgstatkit import _advise
+from pgstatkit._history import DEFAULT_TARGET, HistoryNotInstalledError, NoHistoryError
 from pgstatkit._run import run_sync
 from pgstatkit.adapters import open_sync
 from pgstatkit.models import IndexSuggestion
 
-__all__ = ["suggest_indexes"]
+__all__ = ["HistoryNotInstalledError", "NoHistoryError", "suggest_indexes"]
 
 
 def suggest_indexes(
@@ -32,12 +34,19 @@ def suggest_indexes(
     min_table_rows: int = 1000,
     min_cost_reduction_ratio: float = 0.2,
     validate: bool = True,
+    source: Literal["auto", "history", "reset"] = "auto",
+    since: _dt.datetime | _dt.timedelta = _advise.DEFAULT_SINCE,
+    until: _dt.datetime | _dt.timedelta | None = None,
+    target: str = DEFAULT_TARGET,
+    schema: str = "pgstatkit",
     timeout_ms: float | None = None,
 ) -> list[IndexSuggestion]:
     """Suggest indexes for the statements that cost the most time; create none.
 
+    The workload comes from pgstatkit's history when it has it, else from the counters
+    since the last reset (``source``, below; each suggestion's ``source`` says which).
     The ``statements`` statements (query fingerprints) with the most execution time
-    since ``pg_stat_statements`` was last reset are parsed; their equality and range
+    in it are parsed; their equality and range
     predicates, join keys and ``ORDER BY ... LIMIT`` columns make candidate btree
     indexes (equality columns first, then one range or sort column). Candidates an
     existing valid index serves as a prefix, on tables under ``min_table_rows`` rows,
@@ -64,13 +73,36 @@ def suggest_indexes(
         min_cost_reduction_ratio: a statement counts as helped when its plan cost
             drops by at least this fraction, 0 to 1.
         validate: use hypopg when the database has it.
+        source: ``"auto"`` (default): the history window (``since``, ``until``] of
+            ``target`` when the connected database holds pgstatkit's history (schema
+            version 3 in ``schema``) with at least one snapshot of the target in the
+            window besides baselines; otherwise the ``pg_stat_statements`` counters
+            since their last reset (and when the role may not read the history).
+            ``"history"``: the history only; ``"reset"``: the counters only. With the
+            history, the current database's statements of the window are summed per
+            fingerprint and the time saved per day is over the span the window's
+            intervals cover (the snapshot before its first interval to its last one).
+        since: start of the history window: a zone-aware datetime, or a timedelta
+            before now (default 7 days), as :func:`pgstatkit.history.changes`.
+        until: end of the history window (default now): a datetime or a timedelta
+            before now.
+        target: the history target that is this server (default ``"local"``, the
+            default of :func:`pgstatkit.history.snapshot`); the history is read from
+            the connected database (the store is the target).
+        schema: the helper schema holding the history.
         timeout_ms: statement timeout of each statement of the call (default 5000 ms).
 
     Raises:
         ExtraNotInstalledError: ``pglast`` is missing (nothing was sent).
         InvalidArgumentError: an argument is out of range (nothing was sent).
         ExtensionNotInstalledError: ``pg_stat_statements`` is not usable (and the other
-            extension errors of :mod:`pgstatkit.errors`).
+            extension errors of :mod:`pgstatkit.errors`), when the counters since the
+            reset are read.
+        HistoryNotInstalledError: ``source="history"`` and the database has no history
+            tables: run ``pgstatkit install`` on it, then take snapshots.
+        NoHistoryError: ``source="history"`` and no snapshot of ``target`` in the
+            window but baselines: take snapshots (:func:`pgstatkit.history.snapshot`,
+            the collector), widen ``since``, or use ``source="auto"``.
         StatementTimeoutError: a statement ran out of ``timeout_ms``.
     """
     op = _advise.index_suggestions(
@@ -80,6 +112,11 @@ def suggest_indexes(
         min_table_rows=min_table_rows,
         min_cost_reduction_ratio=min_cost_reduction_ratio,
         validate=validate,
+        source=source,
+        since=since,
+        until=until,
+        target=target,
+        schema=schema,
         timeout_ms=timeout_ms,
     )
     with open_sync(conn) as session:

@@ -182,8 +182,10 @@ def build(
         thresholds: the regressions' thresholds.
         include_pgstatkit: also pgstatkit's own statements.
         index_suggestions: run the index advisor (:mod:`pgstatkit.advisor`, read-only)
-            on ``conn``'s database for its section; left out (with a note) when the
-            ``advisor`` extra is missing or the advisor cannot run.
+            on ``conn``'s database for its section, over the period's history of
+            ``target`` (default ``"local"``) when it has snapshots, else since the
+            last reset; left out (with a note) when the ``advisor`` extra is missing
+            or the advisor cannot run.
         health: run the health checks on ``conn``'s database for their section, when
             this pgstatkit has them.
         schema: the store's helper schema.
@@ -238,11 +240,19 @@ def build(
         if _validate.flag(index_suggestions, "index_suggestions"):
             try:
                 advised = run_sync(
-                    session, _advise.index_suggestions(timeout_ms=common["timeout_ms"])
+                    session,
+                    _advise.index_suggestions(
+                        since=start,
+                        until=end,
+                        target=name or _h.DEFAULT_TARGET,
+                        schema=common["schema"],
+                        timeout_ms=common["timeout_ms"],
+                    ),
                 )
                 suggestions = tuple(
                     f"{a.create_statement} -- saves about {a.time_saved_ms_per_day:,.0f} "
-                    f"ms/day ({'checked with hypopg' if a.validated else 'estimated'})"
+                    f"ms/day ({'checked with hypopg' if a.validated else 'estimated'}; "
+                    f"{'from the history' if a.source == 'history' else 'since the reset'})"
                     for a in advised
                 )
             except ExtraNotInstalledError:
