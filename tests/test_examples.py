@@ -78,9 +78,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "HTML report with ",
     ),
     "index_advisor": (
+        "Workload: history (",
         "Index suggestions:",
         'CREATE INDEX CONCURRENTLY ON "public"."example_advisor_events" USING btree'
         ' ("account_id", "created_at")',
+        "Since the last reset instead: ",
+        "suggestions, source since_reset",
         "Top statements grouped by fingerprint:",
     ),
     "pytest_query_budgets": (

@@ -12,9 +12,11 @@ numbers are printed, run with ``-s`` to see them).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,10 +24,11 @@ import asyncpg
 import pytest
 
 from harness.servers import TestServer
-from pgstatkit import _advise, advisor
+from pgstatkit import _advise, advisor, history, stats
 from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
 from pgstatkit.errors import InvalidArgumentError, StatementTimeoutError
+from pgstatkit.history import HistoryNotInstalledError, NoHistoryError
 from pgstatkit.models import IndexSuggestion
 from pgstatkit.sync import advisor as sync_advisor
 
@@ -44,6 +47,23 @@ def hypopg_available(server: TestServer) -> bool:
     return found == "1"
 
 
+def reset_table_statistics(server: TestServer, dbname: str) -> None:
+    """Zero the tables' write counters after the load (the load is not the workload).
+
+    The ``pg_stat_reset()`` at the end of SCHEMA can come before the loading backend
+    flushes its pending counters, which then arrive after it: 150,000 inserts a few
+    seconds ago make a write overhead that outweighs every saving. Reset again from
+    another session until the counters stay at zero.
+    """
+    writes = "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"
+    for _ in range(50):
+        server.psql("SELECT pg_stat_reset()", dbname=dbname)
+        time.sleep(0.2)
+        if server.psql(writes, dbname=dbname) == "0":
+            return
+    raise AssertionError(f"the table statistics of {dbname} do not stay reset")
+
+
 @pytest.fixture(scope="session")
 def advisor_server(pg_server: TestServer) -> TestServer:
     if pg_server.major == 15 and os.environ.get("CI", "").lower() not in ("", "0", "false"):
@@ -53,6 +73,7 @@ def advisor_server(pg_server: TestServer) -> TestServer:
         pg_server.psql(f"CREATE DATABASE {DB}", dbname="postgres")
         try:
             pg_server.psql(SCHEMA, dbname=DB)
+            reset_table_statistics(pg_server, DB)
             if hypopg_available(pg_server):
                 pg_server.psql("CREATE EXTENSION hypopg", dbname=DB)
         except Exception:
@@ -225,6 +246,12 @@ async def test_arguments_are_checked_before_anything_is_sent() -> None:
         {"max_bytes": 10},
         {"min_cost_reduction_ratio": 2},
         {"validate": "yes"},
+        {"source": "since_reset"},
+        {"since": dt.timedelta(0)},
+        {"since": dt.datetime(2026, 1, 1)},  # naive
+        {"until": dt.timedelta(days=8)},  # before since
+        {"target": ""},
+        {"schema": "pg_history"},
     ):
         with pytest.raises(InvalidArgumentError):
             await advisor.suggest_indexes(object(), **bad)  # type: ignore[arg-type]
@@ -302,3 +329,137 @@ def test_cli_progress_on_a_terminal_only(
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["advise", "--dsn", dsn, "--format", "json"]) == 0
         assert ("explaining the top statements" in stream.getvalue()) is shown
+
+
+# ------------------------------------------------------------------ history as the source
+
+HISTORY_DB = "pgstatkit_advisor_history"
+# runs only before the history window: an index on orders (total) would serve it
+EARLY = "SELECT id, status FROM orders WHERE total = {n}"
+
+
+def early_sql() -> str:
+    return "".join(f"{EARLY.format(n=n * 37)};\n" for n in range(1, RUNS + 1))
+
+
+@pytest.fixture(scope="session")
+def history_server(advisor_server: TestServer) -> TestServer:
+    """The planted schema in a database of its own, for the history tests: the other
+    tests' database keeps no history (their advisor reads since the reset)."""
+    server = advisor_server
+    if server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{HISTORY_DB}'") != "1":
+        server.psql(f"CREATE DATABASE {HISTORY_DB}", dbname="postgres")
+        try:
+            server.psql(SCHEMA, dbname=HISTORY_DB)
+            reset_table_statistics(server, HISTORY_DB)
+            if hypopg_available(server):
+                server.psql("CREATE EXTENSION hypopg", dbname=HISTORY_DB)
+        except Exception:
+            server.psql(f"DROP DATABASE {HISTORY_DB}", dbname="postgres")
+            raise
+    return server
+
+
+def on_orders_total(suggestions: list[IndexSuggestion]) -> list[IndexSuggestion]:
+    return [s for s in suggestions if s.table == "orders" and s.columns[0] == "total"]
+
+
+async def test_history_window_is_the_workload(history_server: TestServer) -> None:
+    """Two snapshots around the planted workload: the advisor reads the history and
+    recovers the planted indexes from the window alone. A statement that ran only
+    before the first snapshot is the basis of a suggestion when the advisor falls back
+    to the counters since the reset (no reset in between), and not with the history;
+    a window that holds only it suggests only its index."""
+    server = history_server
+    target = f"advisor-{os.urandom(4).hex()}"
+    workload = workload_sql().split("\n", 1)[1]  # without its reset
+    server.psql(
+        "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database"
+        " WHERE datname = current_database();\n" + early_sql(),
+        dbname=HISTORY_DB,
+    )
+    conn = await asyncpg.connect(server.dsn_for(dbname=HISTORY_DB))
+    try:
+        await stats.install(conn)
+        first = await history.snapshot(conn, target=target)
+        assert first.status == "baseline"
+        server.psql(workload, dbname=HISTORY_DB)
+        second = await history.snapshot(conn, target=target)
+
+        found = await advisor.suggest_indexes(
+            conn, target=target, max_indexes=10, timeout_ms=20_000
+        )
+        report = [(s.table, s.columns, s.source) for s in found]
+        print(f"\n{server.id} from history: {report}")
+        assert found and all(s.source == "history" for s in found), report
+        assert {(s.window_start, s.window_end) for s in found} == {
+            (first.captured_at, second.captured_at)
+        }
+        for name, (_, planted) in PLANTED.items():
+            if planted is not None:
+                on_table = [s for s in found if s.table == TABLE_OF[name]]
+                assert any(leading_matches(s, planted) for s in on_table), (name, report)
+        assert not [s for s in found if s.table in ("orders", "settings")], report
+        assert len(found) == 4, report
+        assert all(h.calls == RUNS for s in found for h in s.statements)
+        # per day is per day of the window: the top statement's saving, from its numbers
+        top, h = found[0], found[0].statements[0]
+        days = max((second.captured_at - first.captured_at).total_seconds(), 60) / 86_400
+        expected = h.calls * h.mean_exec_time_ms * h.cost_reduction_ratio / days
+        assert h.time_saved_ms_per_day == pytest.approx(expected, rel=1e-9)
+        assert top.to_dict()["source"] == "history"
+        assert top.to_dict()["window_end"] == second.captured_at.isoformat()
+
+        from_reset = await advisor.suggest_indexes(
+            conn, target=target, source="reset", max_indexes=10, timeout_ms=20_000
+        )
+        report = [(s.table, s.columns, s.source) for s in from_reset]
+        print(f"{server.id} since the reset: {report}")
+        assert all(s.source == "since_reset" for s in from_reset), report
+        [total] = on_orders_total(from_reset)
+        assert [h.calls for h in total.statements] == [RUNS]
+        assert total.window_start < first.captured_at < total.window_end
+
+        # no history of the target: auto falls back, history says what to do
+        other = await advisor.suggest_indexes(
+            conn, target="no-such-target", max_indexes=10, timeout_ms=20_000
+        )
+        assert other and all(s.source == "since_reset" for s in other)
+        assert on_orders_total(other)
+        with pytest.raises(NoHistoryError, match="take snapshots"):
+            await advisor.suggest_indexes(conn, target="no-such-target", source="history")
+        assert await leftovers(conn) == (0, 0)
+
+        # a window holding only a later run of the early statement
+        server.psql(early_sql(), dbname=HISTORY_DB)
+        third = await history.snapshot(conn, target=target)
+        late = await advisor.suggest_indexes(
+            conn,
+            target=target,
+            source="history",
+            since=second.captured_at,
+            max_indexes=10,
+            timeout_ms=20_000,
+        )
+        report = [(s.table, s.columns, s.source) for s in late]
+        print(f"{server.id} window after the second snapshot: {report}")
+        assert [s.table for s in late] == ["orders"], report
+        assert [s.columns[0] for s in late] == ["total"], report
+        assert (late[0].window_start, late[0].window_end) == (
+            second.captured_at,
+            third.captured_at,
+        )
+        assert [h.calls for h in late[0].statements] == [RUNS]
+    finally:
+        await conn.close()
+
+
+async def test_history_without_install_and_the_since_reset_source(conn: asyncpg.Connection) -> None:
+    """The planted database has no history tables: auto reads since the reset and says
+    so; source="history" raises HistoryNotInstalledError, which names install."""
+    found = await advisor.suggest_indexes(conn, max_indexes=2, timeout_ms=20_000)
+    assert found and all(s.source == "since_reset" for s in found)
+    assert all(s.window_start < s.window_end for s in found)
+    with pytest.raises(HistoryNotInstalledError, match="pgstatkit install"):
+        await advisor.suggest_indexes(conn, source="history", timeout_ms=20_000)
+    assert await leftovers(conn) == (0, 0)
