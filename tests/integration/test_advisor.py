@@ -27,7 +27,11 @@ from harness.servers import TestServer
 from pgstatkit import _advise, advisor, history, stats
 from pgstatkit._run import run_async
 from pgstatkit.adapters import open_async
-from pgstatkit.errors import InvalidArgumentError, StatementTimeoutError
+from pgstatkit.errors import (
+    InsufficientPrivilegeError,
+    InvalidArgumentError,
+    StatementTimeoutError,
+)
 from pgstatkit.history import HistoryNotInstalledError, NoHistoryError
 from pgstatkit.models import IndexSuggestion
 from pgstatkit.sync import advisor as sync_advisor
@@ -271,10 +275,16 @@ def test_cli_advise_and_report_section(advisor_server: TestServer) -> None:
     rows = json.loads(out.getvalue())
     assert len(rows) == 2 and rows[0]["create_statement"].startswith("CREATE INDEX CONCURRENTLY")
     assert rows[0]["statements"][0]["fingerprint"]
+    assert rows[0]["source"] == "since_reset" and rows[0]["window_start"]
     table = io.StringIO()
     with contextlib.redirect_stdout(table):
         assert main(["advise", "--dsn", dsn, "--format", "markdown"]) == 0
     assert "line_items" in table.getvalue() and "product_id, warehouse_id" in table.getvalue()
+    assert "since reset" in table.getvalue()
+    refused = io.StringIO()
+    with contextlib.redirect_stdout(refused), contextlib.redirect_stderr(refused):
+        code = main(["advise", "--dsn", dsn, "--source", "history", "--since-s", "3600"])
+    assert code != 0 and "pgstatkit install" in refused.getvalue()
     report = io.StringIO()
     with contextlib.redirect_stdout(report):
         main(["report", "--dsn", dsn, "--format", "json"])
@@ -305,6 +315,13 @@ async def test_http_index_suggestions(advisor_server: TestServer) -> None:
             found = answer.json()
             assert len(found) == 3
             assert isinstance(found[0]["statements"][0]["queryid"], str)  # 64-bit as text
+            assert {s["source"] for s in found} == {"since_reset"}
+            no_history = await client.get(
+                "/admin/performance/index-suggestions",
+                params={"source": "history", "since_s": 3600, "target": "local"},
+            )
+            assert no_history.status_code == 503, no_history.text
+            assert no_history.json()["title"] == "History not installed"
             refused = await client.get(
                 "/admin/performance/index-suggestions", params={"max_indexes": 0}
             )
@@ -429,6 +446,23 @@ async def test_history_window_is_the_workload(history_server: TestServer) -> Non
         with pytest.raises(NoHistoryError, match="take snapshots"):
             await advisor.suggest_indexes(conn, target="no-such-target", source="history")
         assert await leftovers(conn) == (0, 0)
+
+        # a role that may not read the history (no USAGE on the schema): auto falls
+        # back and notes why; history raises the server's refusal
+        monitor = await asyncpg.connect(server.dsn_for(dbname=HISTORY_DB, user=server.monitor_role))
+        try:
+            async with open_async(monitor) as session:
+                # validate=False: this role may not read hypopg's hypopg_list_indexes
+                advice = await run_async(session, _advise.advice(target=target, validate=False))
+                assert advice.source == "since_reset", advice
+                assert any("not readable" in n for n in advice.notes), advice.notes
+                with pytest.raises(InsufficientPrivilegeError):
+                    await run_async(
+                        session, _advise.advice(target=target, source="history", validate=False)
+                    )
+            assert await monitor.fetchval("SELECT 1") == 1
+        finally:
+            await monitor.close()
 
         # a window holding only a later run of the early statement
         server.psql(early_sql(), dbname=HISTORY_DB)
