@@ -10,43 +10,24 @@
 -- always bound as $n.
 
 -- name: read_target
--- TARGET. The entries whose counters moved since the store's last snapshot, as one row
--- of arrays (column per array, the order of history_state), and what a snapshot needs
--- besides. The store's fingerprint of every entry it knows: $1 dbid[], $2 userid[],
--- $3 queryid[], $4 toplevel[], $5 calls[], $6 plans[], $7 stats_since[]. An entry is
--- returned when it is not in the fingerprint (new: fresh), when its calls, plans or
--- stats_since differ (moved, or re-created), and as gone when it is only in the
--- fingerprint (evicted or reset); the entries now are the fingerprint's + fresh - gone. $8 true, or a stats_reset different from $9 (the
--- store's last): every entry is returned (baseline, or the instance was reset).
--- pg_stat_statements(false): the query-text file is never read here.
+-- TARGET. The entries whose counters moved since the store's last snapshot, and what a
+-- snapshot needs besides. $1 the store's fingerprint: for every entry it knows, one
+-- int8 hash of (dbid, userid, queryid, toplevel, calls, plans, stats_since)
+-- ({{fingerprint}}, the same expression the store computes in store_previous). An
+-- entry whose hash is in $1 did not move (counted in `unchanged`); every other one is
+-- returned whole in `moved`, a JSON array of rows (keys, stats_since as microseconds
+-- since 1970, then the counters in the order of history_state): new, moved, or
+-- re-created. The entries the store knows that are neither unchanged nor moved are
+-- gone; the caller counts them and asks read_keys which ones only when there are any.
+-- $2 true, or a stats_reset different from $3 (the store's last): every entry is
+-- returned (baseline, or the instance was reset).
+-- One pass over pg_stat_statements(false), no join, no sort: the query-text file is
+-- never read here, and each row costs a hash and a lookup in the hashed $1 (the
+-- subquery is kept apart, OFFSET 0, so the hash is computed once per row).
 WITH i AS MATERIALIZED (
     SELECT pg_catalog.clock_timestamp() AS captured_at, x.stats_reset, x.dealloc,
-           $8::bool OR x.stats_reset IS DISTINCT FROM $9::timestamptz AS full_read
+           $2::bool OR x.stats_reset IS DISTINCT FROM $3::timestamptz AS full_read
     FROM {{info}} AS x
-), c AS (
-    SELECT p.dbid::int8 AS dbid, p.userid::int8 AS userid, p.queryid,
-           {{toplevel}} AS toplevel, {{stats_since}} AS stats_since,
-           {{counters}}
-    FROM {{pgss}}.pg_stat_statements(false) AS p
-    WHERE p.queryid IS NOT NULL
-), f AS (
-    SELECT *
-    FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[]),
-                    pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::bool[]),
-                    pg_catalog.unnest($5::int8[]), pg_catalog.unnest($6::int8[]),
-                    pg_catalog.unnest($7::timestamptz[]))
-        AS f (dbid, userid, queryid, toplevel, calls, plans, stats_since)
-), j AS (
-    SELECT coalesce(c.dbid, f.dbid) AS dbid, coalesce(c.userid, f.userid) AS userid,
-           coalesce(c.queryid, f.queryid) AS queryid, coalesce(c.toplevel, f.toplevel) AS toplevel,
-           c.dbid IS NULL AS gone, f.dbid IS NULL AS fresh, c.stats_since,
-           {{c_counters}}
-    FROM c
-    FULL JOIN f ON f.dbid = c.dbid AND f.userid = c.userid AND f.queryid = c.queryid
-               AND f.toplevel = c.toplevel
-    WHERE (SELECT i.full_read FROM i) OR c.dbid IS NULL OR f.dbid IS NULL
-       OR c.calls <> f.calls OR c.plans <> f.plans
-       OR c.stats_since IS DISTINCT FROM f.stats_since
 )
 SELECT i.captured_at, i.stats_reset, i.dealloc, i.full_read,
        pg_catalog.current_setting('server_version_num')::int4 AS server_version_num,
@@ -54,18 +35,30 @@ SELECT i.captured_at, i.stats_reset, i.dealloc, i.full_read,
         WHERE d.datname = pg_catalog.current_database()) AS datid,
        (SELECT pg_catalog.to_jsonb(d)::text FROM pg_catalog.pg_stat_database AS d
         WHERE d.datname = pg_catalog.current_database()) AS database_stats,
-       a.*
+       a.unchanged, a.moved
 FROM i
 CROSS JOIN (
-    SELECT pg_catalog.count(*) FILTER (WHERE j.fresh)::int4 AS fresh,
-           pg_catalog.array_agg(j.dbid) AS dbid, pg_catalog.array_agg(j.userid) AS userid,
-           pg_catalog.array_agg(j.queryid) AS queryid,
-           pg_catalog.array_agg(j.toplevel) AS toplevel,
-           pg_catalog.array_agg(j.gone) AS gone,
-           pg_catalog.array_agg(j.stats_since) AS stats_since,
-           {{agg_counters}}
-    FROM j
+    SELECT pg_catalog.count(*) FILTER (WHERE p.unchanged)::int4 AS unchanged,
+           (pg_catalog.json_agg(pg_catalog.json_build_array(
+               p.dbid::int8, p.userid::int8, p.queryid, {{toplevel}},
+               {{stats_since_us}},
+               {{counters}})) FILTER (WHERE NOT p.unchanged))::text AS moved
+    FROM (
+        SELECT p.*, NOT (SELECT i.full_read FROM i)
+                    AND {{fingerprint}} = ANY ($1::int8[]) AS unchanged
+        FROM {{pgss}}.pg_stat_statements(false) AS p
+        WHERE p.queryid IS NOT NULL
+        OFFSET 0
+    ) AS p
 ) AS a;
+
+-- name: read_keys
+-- TARGET. The keys of every entry now, as arrays: asked only when entries the store
+-- knows are gone (evicted, reset, their database or role dropped), to tell which.
+SELECT pg_catalog.array_agg(p.dbid::int8) AS dbid, pg_catalog.array_agg(p.userid::int8) AS userid,
+       pg_catalog.array_agg(p.queryid) AS queryid, pg_catalog.array_agg({{toplevel}}) AS toplevel
+FROM {{pgss}}.pg_stat_statements(false) AS p
+WHERE p.queryid IS NOT NULL;
 
 -- name: read_texts
 -- TARGET. The texts of the entries of $1 dbid[] / $2 queryid[] (pairs), each distinct
@@ -133,9 +126,10 @@ SELECT t.id FROM {{schema}}.history_targets AS t WHERE t.name = $1::text;
 SELECT pg_catalog.pg_try_advisory_xact_lock($1::int4, $2::int4) AS locked;
 
 -- name: store_previous
--- STORE. $1 target id: its last snapshot and the fingerprint of every entry it knows.
+-- STORE. $1 target id: its last snapshot, and every entry it knows: its key and the
+-- hash of its key and calls, plans and stats_since ({{fingerprint}}, as in read_target).
 SELECT s.captured_at, s.stats_reset, s.dealloc, s.pgss_version,
-       f.dbid, f.userid, f.queryid, f.toplevel, f.calls, f.plans, f.stats_since
+       f.dbid, f.userid, f.queryid, f.toplevel, f.fingerprint
 FROM (VALUES (1)) AS one (x)
 LEFT JOIN LATERAL (
     SELECT s.captured_at, s.stats_reset, s.dealloc, s.pgss_version
@@ -148,8 +142,7 @@ CROSS JOIN (
     SELECT pg_catalog.array_agg(h.dbid) AS dbid, pg_catalog.array_agg(h.userid) AS userid,
            pg_catalog.array_agg(h.queryid) AS queryid,
            pg_catalog.array_agg(h.toplevel) AS toplevel,
-           pg_catalog.array_agg(h.calls) AS calls, pg_catalog.array_agg(h.plans) AS plans,
-           pg_catalog.array_agg(h.stats_since) AS stats_since
+           pg_catalog.array_agg({{fingerprint}}) AS fingerprint
     FROM {{schema}}.history_state AS h
     WHERE h.target_id = $1::int4
 ) AS f;

@@ -5,11 +5,12 @@ A snapshot is four operations, run by :mod:`pgstatkit.history` on two sessions (
 *target*, read-only, and the *store*; the same one when the store is the target):
 
 1. :func:`prepare` (store): the schema is there, the day partitions exist, the
-   target's id, its last snapshot and the fingerprint of every entry it knows
-   ((dbid, userid, queryid, toplevel) -> calls, plans, stats_since);
-2. :func:`read_target` (target): ``pg_stat_statements(showtext := false)`` against the
-   fingerprint: only the entries that moved, appeared, were re-created or are gone;
-   ``pg_stat_statements_info`` and ``pg_stat_database``;
+   target's id, its last snapshot and the fingerprint of every entry it knows (its
+   key and one hash of the key with calls, plans and stats_since);
+2. :func:`read_target` (target): one pass over ``pg_stat_statements(showtext :=
+   false)`` against the hashes: only the entries that moved, appeared or were
+   re-created are sent, the others counted; the keys of every entry only when some
+   the store knows are gone; ``pg_stat_statements_info`` and ``pg_stat_database``;
 3. :func:`write` (store, one transaction): under the target's advisory lock, and only
    if no other snapshot of the target was written since step 1, the snapshot's row,
    the deltas (computed by the store against its state) and the new state;
@@ -174,6 +175,48 @@ class _Sql:
         return _sql.render(text, **{k: v for k, v in fragments.items() if "{{" + k + "}}" in text})
 
 
+def fingerprint_sql(
+    alias: str, *, toplevel: str, plans: str, stats_since: str, cast: str = ""
+) -> str:
+    """One int8 hash of an entry's key (dbid, userid, queryid, toplevel) with its calls,
+    plans and stats_since: the same value from ``pg_stat_statements`` (the target) and
+    from ``history_state`` (the store), for the same values, on every server version
+    (``hashint8extended`` and ``interval_hash_extended`` are the portable hashes of hash
+    partitioning). Two entries, or two states of one, share a hash with probability
+    about 2**-64; then the moved entry is taken as unchanged for one snapshot and its
+    delta counted in the next one it moves in."""
+    a = alias
+    return (
+        f"(pg_catalog.hashint8extended({a}.calls, {a}.queryid)"
+        f" # pg_catalog.hashint8extended(coalesce({plans}, -1),"
+        f" {a}.userid{cast} * 2 + ({toplevel})::int4)"
+        f" # pg_catalog.hashint8extended({a}.dbid{cast}, coalesce("
+        f"pg_catalog.interval_hash_extended({stats_since}"
+        " - '2000-01-01 00:00:00+00'::timestamptz, 0), 0)))"
+    )
+
+
+_STORE_FINGERPRINT = fingerprint_sql(
+    "h", toplevel="h.toplevel", plans="h.plans", stats_since="h.stats_since"
+)
+
+
+def _target_parts(version: Version) -> dict[str, str]:
+    toplevel = "p.toplevel" if version >= (1, 9) else "true"
+    stats_since = "p.stats_since" if version >= (1, 11) else "NULL::timestamptz"
+    return {
+        "toplevel": toplevel,
+        "stats_since": stats_since,
+        "fingerprint": fingerprint_sql(
+            "p",
+            toplevel=toplevel,
+            plans=_target_expression("plans", version),
+            stats_since=stats_since,
+            cast="::int8",
+        ),
+    }
+
+
 def _read_target_sql(version: Version, pgss_schema: str) -> str:
     pgss = _sql.quote_ident(pgss_schema)
     info = (
@@ -181,19 +224,29 @@ def _read_target_sql(version: Version, pgss_schema: str) -> str:
         if version >= (1, 9)
         else "(SELECT NULL::timestamptz AS stats_reset, NULL::int8 AS dealloc)"
     )
+    parts = _target_parts(version)
     return _sql.render(
         _sql.load("history.sql", "read_target"),
         info=info,
         pgss=pgss,
-        toplevel="p.toplevel" if version >= (1, 9) else "true",
-        stats_since="p.stats_since" if version >= (1, 11) else "NULL::timestamptz",
-        counters=",\n           ".join(
-            f"{_target_expression(n, version)} AS {n}" for n in COUNTER_NAMES
+        toplevel=parts["toplevel"],
+        fingerprint=parts["fingerprint"],
+        # microseconds since 1970: exact (extract returns numeric from PostgreSQL 14 on,
+        # and stats_since exists from 17 on)
+        stats_since_us=(
+            "(pg_catalog.extract('epoch', p.stats_since) * 1000000)::int8"
+            if version >= (1, 11)
+            else "NULL::int8"
         ),
-        c_counters=", ".join(f"c.{n}" for n in COUNTER_NAMES),
-        agg_counters=",\n           ".join(
-            f"pg_catalog.array_agg(j.{n}) AS {n}" for n in COUNTER_NAMES
-        ),
+        counters=",\n               ".join(_target_expression(n, version) for n in COUNTER_NAMES),
+    )
+
+
+def _read_keys_sql(version: Version, pgss_schema: str) -> str:
+    return _sql.render(
+        _sql.load("history.sql", "read_keys"),
+        pgss=_sql.quote_ident(pgss_schema),
+        toplevel=_target_parts(version)["toplevel"],
     )
 
 
@@ -760,6 +813,10 @@ def _lock_timeout(ms: int) -> Query:
     return Query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", (f"{ms}ms",))
 
 
+Key = tuple[int, int, int, bool]
+"""An entry's key: (dbid, userid, queryid, toplevel)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """What the store knows of a target before a snapshot (step 1)."""
@@ -769,7 +826,10 @@ class Prepared:
     stats_reset: _dt.datetime | None
     dealloc: int | None
     pgss_version: str | None
-    fingerprint: tuple[object, ...]
+    keys: tuple[Key, ...]
+    """Every entry the store knows."""
+    fingerprint: list[int]
+    """:func:`fingerprint_sql` of each of :attr:`keys`, in the same order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -834,18 +894,51 @@ def prepare(schema: str, target: str, timeout_ms: int, lock_ms: int) -> Operatio
             # 42P07: made meanwhile by another collector; 23505: the same race in pg_class
             yield from _try(str(row["sql"]), "42P07", "23505")
         target_id = int(_named((yield Query(sql.store("store_target"), (target,))))["id"])
-        row = _named((yield Query(sql.store("store_previous"), (target_id,))))
-        keys = ("dbid", "userid", "queryid", "toplevel", "calls", "plans", "stats_since")
+        previous = sql.store("store_previous", fingerprint=_STORE_FINGERPRINT)
+        row = _named((yield Query(previous, (target_id,))))
+        keys = tuple(
+            zip(
+                row["dbid"] or (),
+                row["userid"] or (),
+                row["queryid"] or (),
+                row["toplevel"] or (),
+                strict=True,
+            )
+        )
         return Prepared(
             target_id,
             row["captured_at"],
             row["stats_reset"],
             None if row["dealloc"] is None else int(row["dealloc"]),
             None if row["pgss_version"] is None else str(row["pgss_version"]),
-            tuple(row[k] for k in keys),
+            keys,
+            list(row["fingerprint"] or ()),
         )
 
     return Operation("history_snapshot", steps, timeout_ms, read_only=False, commit=True)
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_FLOAT_COLUMNS = frozenset(name for name, sql_type in COUNTERS if sql_type == "float8")
+
+
+def _moved_arrays(moved: list[list[Any]]) -> list[list[Any]]:
+    """The rows of read_target's ``moved`` (JSON) as the arrays of :data:`ROW_FIELDS`,
+    each value of its column's Python type (floats exact: the target prints them with
+    ``extra_float_digits = 3``)."""
+    arrays: list[list[Any]] = [[] for _ in ROW_FIELDS]
+    dbid, userid, queryid, toplevel, gone, since, *counters = arrays
+    floats = [name in _FLOAT_COLUMNS for name in COUNTER_NAMES]
+    for row in moved:
+        dbid.append(int(row[0]))
+        userid.append(int(row[1]))
+        queryid.append(int(row[2]))
+        toplevel.append(bool(row[3]))
+        gone.append(False)
+        since.append(None if row[4] is None else _EPOCH + _dt.timedelta(microseconds=row[4]))
+        for column, is_float, value in zip(counters, floats, row[5:], strict=True):
+            column.append(None if value is None else float(value) if is_float else int(value))
+    return arrays
 
 
 def read_target(prepared: Prepared, timeout_ms: int, lock_ms: int) -> Operation[Reading]:
@@ -854,28 +947,46 @@ def read_target(prepared: Prepared, timeout_ms: int, lock_ms: int) -> Operation[
     def steps(ctx: Context) -> Steps[Reading]:
         version, pgss_schema = ctx.require_pg_stat_statements()
         yield _lock_timeout(lock_ms)
-        # the FULL JOIN of 10,000 entries with the fingerprint: hash the fingerprint, never
-        # sort the wide rows (the planner cannot estimate either side's size)
-        yield Query("SELECT pg_catalog.set_config('enable_mergejoin', 'off', true)")
-        params = (
-            *prepared.fingerprint,
-            prepared.captured_at is None,
-            prepared.stats_reset,
-        )
+        # the counters travel as JSON: shortest exact float text whatever the session says
+        yield Query("SELECT pg_catalog.set_config('extra_float_digits', '3', true)")
+        params = (prepared.fingerprint, prepared.captured_at is None, prepared.stats_reset)
         row = _named((yield Query(_read_target_sql(version, pgss_schema), params)))
-        known = len(prepared.fingerprint[0] or ())  # type: ignore[arg-type]
-        gone = sum(1 for g in row["gone"] or () if g)
+        arrays = _moved_arrays(json.loads(row["moved"]) if row["moved"] else [])
+        moved = set(zip(*arrays[:4], strict=True))
+        known = set(prepared.keys)
+        gone: list[Key] = []
+        if row["full_read"]:
+            gone = [k for k in prepared.keys if k not in moved]
+        elif len(known) - int(row["unchanged"]) - len(moved & known) > 0:
+            # some entries the store knows are neither unchanged nor moved: which ones
+            now = _named((yield Query(_read_keys_sql(version, pgss_schema))))
+            present = set(
+                zip(
+                    now["dbid"] or (),
+                    now["userid"] or (),
+                    now["queryid"] or (),
+                    now["toplevel"] or (),
+                    strict=True,
+                )
+            )
+            gone = [k for k in prepared.keys if k not in present and k not in moved]
+        for key in gone:
+            for column, value in zip(arrays, (*key, True), strict=False):
+                column.append(value)
+            for column in arrays[5:]:
+                column.append(None)
+        fresh = len(moved - known)
         return Reading(
             captured_at=row["captured_at"],
             stats_reset=row["stats_reset"],
             dealloc=None if row["dealloc"] is None else int(row["dealloc"]),
             full_read=bool(row["full_read"]),
-            entries=known + int(row["fresh"]) - gone,
+            entries=len(known) + fresh - len(gone),
             server_version_num=int(row["server_version_num"]),
             pgss_version=f"{version[0]}.{version[1]}",
             datid=None if row["datid"] is None else int(row["datid"]),
             database_stats=None if row["database_stats"] is None else str(row["database_stats"]),
-            arrays=tuple(row[k] if row[k] is not None else [] for k in ROW_FIELDS),
+            arrays=tuple(arrays),
         )
 
     return Operation("history_snapshot", steps, timeout_ms)

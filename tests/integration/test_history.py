@@ -369,3 +369,66 @@ def test_two_clusters_feed_one_store_exactly_as_each_stores_itself(
         finally:
             for conn in conns:
                 conn.close()
+
+
+def test_one_entry_reset_is_gone_and_the_others_stay_exact(small: Small) -> None:
+    """An entry removed without a whole reset (pg_stat_statements_reset of one queryid)
+    is *gone*: the read asks for the keys only then, the interval is lossy, the other
+    entries count exactly, and the entry counts whole when it comes back."""
+    _reset(small)
+    with (
+        psycopg.connect(small.dsn(), autocommit=True) as target,
+        psycopg.connect(small.dsn(STORE_DB), autocommit=True) as store,
+    ):
+        sync_history.snapshot(target, store=store, target="gone")
+        _run(small, probe("gone_probe_a", 8, 2), 2)
+        _run(small, probe("gone_probe_b", 9, 2), 3)
+        sync_history.snapshot(target, store=store, target="gone")
+        row = target.execute(
+            "SELECT queryid FROM pg_stat_statements WHERE query LIKE '%gone_probe_a%'"
+        ).fetchone()
+        assert row is not None
+        target.execute("SELECT pg_stat_statements_reset(0, 0, %s)", (row[0],))
+        _run(small, probe("gone_probe_b", 9, 2), 4)
+        after = sync_history.snapshot(target, store=store, target="gone")
+        assert after.entries_gone == 1, after
+        assert after.status == "lossy", after
+        window = sync_history.changes(store, since=after.previous_captured_at, target="gone")
+        assert _entry(window, "gone_probe_b").calls == 4
+        assert not [s for s in window.statements if s.query and "gone_probe_a" in s.query]
+        _run(small, probe("gone_probe_a", 8, 2), 5)
+        back = sync_history.snapshot(target, store=store, target="gone")
+        assert back.entries_gone == 0 and back.entries_new >= 1, back
+        window = sync_history.changes(store, since=back.previous_captured_at, target="gone")
+        assert _entry(window, "gone_probe_a").calls == 5
+        _no_negative(window)
+
+
+def test_the_read_sends_only_the_entries_that_moved(shared: Small) -> None:
+    """The store's hashes match the target's for every entry that did not move: the
+    target sends the probe (and the few statements of the snapshot itself), never the
+    whole view, and computes no key list."""
+    from pgstatkit import _history
+    from pgstatkit._run import run_sync
+    from pgstatkit.adapters import open_sync
+
+    with (
+        psycopg.connect(shared.dsn(), autocommit=True) as target,
+        psycopg.connect(shared.dsn(STORE_DB), autocommit=True) as store,
+    ):
+        # 60 entries of their own shapes the store will know, that do not move
+        shared.psql("\n".join(probe("moved_only_still", 40 + i) + ";" for i in range(60)))
+        sync_history.snapshot(target, store=store, target="moved-only")
+        sync_history.snapshot(target, store=store, target="moved-only")
+        _run(shared, probe("moved_only_probe", 10, 2), 3)
+        with open_sync(store) as store_session, open_sync(target) as target_session:
+            prepared = run_sync(
+                store_session, _history.prepare("pgstatkit", "moved-only", 5000, 1000)
+            )
+            reading = run_sync(target_session, _history.read_target(prepared, 5000, 1000))
+        moved = len(reading.arrays[0])
+        assert len(prepared.keys) >= 60, len(prepared.keys)
+        # the probe, psql's session and the statements of the snapshots themselves
+        assert 1 <= moved <= 40, (moved, len(prepared.keys))
+        assert not any(reading.arrays[4]), "nothing is gone"
+        assert reading.entries >= len(prepared.keys)
