@@ -118,6 +118,7 @@ def run(quick: bool) -> dict[str, Any]:
             first = (k * ACTIVE) % ENTRIES
             workload.fill(cluster, DB, first, first + ACTIVE)
             before = server_ms(conn, f"%{MARK}%")
+            before_target = server_ms(conn, f"%-- TARGET.%{MARK}%")
             t0 = time.perf_counter()
             snap = history.snapshot(conn, target="bench")
             client = (time.perf_counter() - t0) * 1000
@@ -125,6 +126,7 @@ def run(quick: bool) -> dict[str, Any]:
                 {
                     "client_ms": client,
                     "server_ms": server_ms(conn, f"%{MARK}%") - before,
+                    "target_ms": server_ms(conn, f"%-- TARGET.%{MARK}%") - before_target,
                     "rows": snap.entries_stored,
                     "texts": snap.texts_read,
                 }
@@ -151,15 +153,28 @@ def run(quick: bool) -> dict[str, Any]:
         out["powa_bytes_after_aggregate"] = relation_bytes(conn, "public", "powa%")
         out["pgstatkit_bytes_total"] = pgstatkit_retained(conn)
         out["snapshots_total"] = rows_of(conn, "SELECT count(*) FROM pgstatkit.history_snapshots")
-        # steady state against reading the view with its texts
-        plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM pg_stat_statements")
-        row = plan.fetchone()
-        out["view_with_texts_ms"] = float(row[0][0]["Execution Time"]) if row else 0.0
-        plan = conn.execute(
-            "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM pg_stat_statements(false)"
-        )
-        row = plan.fetchone()
-        out["view_without_texts_ms"] = float(row[0][0]["Execution Time"]) if row else 0.0
+        # steady state against reading the view with its texts, measured as the
+        # snapshot is: the time pg_stat_statements records for the statement, rows sent
+        for key, sql in (
+            ("view_with_texts_ms", "SELECT * FROM pg_stat_statements /* view-read-with */"),
+            (
+                "view_without_texts_ms",
+                "SELECT * FROM pg_stat_statements(false) /* view-read-without */",
+            ),
+        ):
+            pattern = "%" + sql[sql.index("/*") :] + "%"
+            runs = []
+            for _ in range(5):
+                before = server_ms(conn, pattern)
+                conn.execute(sql).fetchall()
+                runs.append(server_ms(conn, pattern) - before)
+            out[key] = statistics.median(runs)
+        for key, sql in (
+            ("explain_with_texts_ms", "SELECT * FROM pg_stat_statements"),
+            ("explain_without_texts_ms", "SELECT * FROM pg_stat_statements(false)"),
+        ):
+            row = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").fetchone()
+            out[key] = float(row[0][0]["Execution Time"]) if row else 0.0
         out["exactness"] = exactness(cluster, conn)
         out["changes"] = changes_24h(conn, quick)
         conn.close()
@@ -274,7 +289,10 @@ def render(r: dict[str, Any]) -> str:
     ch = r["changes"]
     time_ratio = o_server / p_server if p_server else float("nan")
     byte_ratio = r["pgstatkit_bytes"] / r["powa_bytes"] if r["powa_bytes"] else float("nan")
-    view_ratio = o_server / r["view_with_texts_ms"] if r["view_with_texts_ms"] else float("nan")
+    o_target = statistics.median(x["target_ms"] for x in ours)
+    view = r["view_with_texts_ms"]
+    view_ratio = o_target / view if view else float("nan")
+    whole_ratio = o_server / view if view else float("nan")
     lines = [
         BEGIN,
         "## History snapshots, side by side with PoWA",
@@ -294,10 +312,20 @@ def render(r: dict[str, Any]) -> str:
         f"| bytes stored | {r['pgstatkit_bytes'] / 1e3:,.0f} kB | {r['powa_bytes'] / 1e3:,.0f} kB"
         f" | {byte_ratio:.3f} | <= 0.10 |",
         "",
-        f"- Steady-state snapshot against reading the view with texts: pgstatkit's server"
-        f" time {o_server:.1f} ms; `SELECT * FROM pg_stat_statements` executes in"
-        f" {r['view_with_texts_ms']:.1f} ms (without texts:"
-        f" {r['view_without_texts_ms']:.1f} ms): ratio {view_ratio:.2f} (goal <= 0.5)."
+        "- Steady-state snapshot against reading the view with texts, both measured the"
+        " same way (the time `pg_stat_statements` records for the statements, rows sent to"
+        f" the client included): `SELECT * FROM pg_stat_statements` costs {view:.1f} ms"
+        f" (without texts: {r['view_without_texts_ms']:.1f} ms). The snapshot's statements"
+        f" on the target (the `-- TARGET.` blocks of sql/queries/history.sql) cost"
+        f" {o_target:.1f} ms: ratio {view_ratio:.2f} (goal <= 0.5), what the monitored"
+        " server pays when the store is another server; with the store in the same"
+        f" database, as here, the whole snapshot costs {o_server:.1f} ms: ratio"
+        f" {whole_ratio:.2f}. `EXPLAIN ANALYZE` of the two reads (no rows sent):"
+        f" {r['explain_with_texts_ms']:.1f} ms and {r['explain_without_texts_ms']:.1f} ms."
+        " The target's part is one pass over `pg_stat_statements(false)`: each entry is"
+        " hashed (key, calls, plans, stats_since) and looked up among the store's hashes;"
+        " only the ~1,000 that moved are sent, as JSON; the store computes the deltas"
+        " against its state by primary key."
         " A snapshot reads the text file only when statements without a stored text"
         " appeared (texts read per snapshot:"
         f" {', '.join(str(x['texts']) for x in ours)}: the new ones are PoWA's and"
