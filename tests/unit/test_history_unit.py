@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pgstatkit import _history, history
 from pgstatkit.cli.commands.history import parse_moment
@@ -53,7 +57,7 @@ def test_window() -> None:
 
 
 def _prepared(captured: dt.datetime | None, dealloc: int | None) -> _history.Prepared:
-    return _history.Prepared(1, captured, None, dealloc, "1.10", ((),) * 7)
+    return _history.Prepared(1, captured, None, dealloc, "1.10", (), [])
 
 
 def _reading(full: bool, dealloc: int | None) -> _history.Reading:
@@ -106,3 +110,45 @@ def test_parse_moment() -> None:
     for bad in ("yesterday", "2026-11-28T09:00:00", "5x"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_moment(bad)
+
+
+_COUNTER_VALUES = [
+    st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False))
+    if t == "float8"
+    else st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1))
+    for _, t in _history.COUNTERS
+]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**32 - 1),
+            st.integers(0, 2**32 - 1),
+            st.integers(-(2**63), 2**63 - 1),
+            st.booleans(),
+            st.one_of(st.none(), st.integers(0, 2**55)),
+            st.tuples(*_COUNTER_VALUES),
+        ),
+        max_size=5,
+    )
+)
+def test_moved_rows_parse_exactly(rows: list[tuple[Any, ...]]) -> None:
+    """read_target's JSON rows become the arrays of ROW_FIELDS with every value exact:
+    floats as printed shortest-exact (extra_float_digits = 3), int8 whole, stats_since
+    from microseconds since 1970."""
+    moved = [[d, u, q, t, s, *counters] for d, u, q, t, s, counters in rows]
+    arrays = _history._moved_arrays(json.loads(json.dumps(moved)))
+    assert len(arrays) == len(_history.ROW_FIELDS)
+    for i, (d, u, q, t, s, counters) in enumerate(rows):
+        assert (arrays[0][i], arrays[1][i], arrays[2][i], arrays[3][i]) == (d, u, q, t)
+        assert arrays[4][i] is False
+        if s is None:
+            assert arrays[5][i] is None
+        else:
+            assert arrays[5][i] == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
+                microseconds=s
+            )
+        for column, value in zip(arrays[6:], counters, strict=True):
+            assert column[i] == value
+            assert type(column[i]) is type(value)
