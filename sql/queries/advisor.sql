@@ -22,8 +22,19 @@ FROM pg_catalog.pg_database AS d
 WHERE d.datname = pg_catalog.current_database();
 
 -- name: hypopg
--- The schema of the hypopg extension in this database, if it is created.
-SELECT n.nspname::text AS schema
+-- The schema of the hypopg extension in this database, if it is created, and whether
+-- this role may use it: read its hypopg_list_indexes view and run hypopg_create_index
+-- (a monitoring role often may not: the advisor then estimates, unvalidated).
+SELECT n.nspname::text AS schema,
+       coalesce(pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                AND pg_catalog.has_table_privilege(
+                        pg_catalog.to_regclass(pg_catalog.format('%I.hypopg_list_indexes', n.nspname)),
+                        'SELECT')
+                AND pg_catalog.has_function_privilege(
+                        pg_catalog.to_regprocedure(
+                            pg_catalog.format('%I.hypopg_create_index(text)', n.nspname)),
+                        'EXECUTE'),
+                false) AS usable
 FROM pg_catalog.pg_extension AS e
 JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
 WHERE e.extname = 'hypopg';

@@ -207,7 +207,16 @@ def advice(
         workload = _workload(grouped, top)
         days = span.days
         found = yield Query(_sql.load("advisor.sql", "hypopg"))
-        hypopg = _sql.quote_ident(str(found.rows[0][0])) if found.rows and use_hypopg else None
+        hypopg = None
+        if found.rows and use_hypopg:
+            if found.rows[0][1]:
+                hypopg = _sql.quote_ident(str(found.rows[0][0]))
+            else:
+                notes.append(
+                    "hypopg is installed but this role may not use it (it needs USAGE on "
+                    "hypopg's schema, SELECT on hypopg_list_indexes and EXECUTE on "
+                    "hypopg_create_index): suggestions are estimated, unvalidated"
+                )
         catalog = yield from _catalog(_advisor.relation_names(s.predicates for s in workload))
         per_candidate: dict[_advisor.Candidate, set[int]] = {}
         for number, statement in enumerate(workload):
