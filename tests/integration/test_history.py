@@ -432,3 +432,26 @@ def test_the_read_sends_only_the_entries_that_moved(shared: Small) -> None:
         assert 1 <= moved <= 40, (moved, len(prepared.keys))
         assert not any(reading.arrays[4]), "nothing is gone"
         assert reading.entries >= len(prepared.keys)
+
+
+async def test_the_read_never_gets_a_generic_plan_on_a_cached_statement(shared: Small) -> None:
+    """asyncpg caches its statements: from the sixth run on, the server may plan them
+    generically, and a generic plan scans the store's hashes linearly for every entry.
+    The read forces custom plans, where the hashes are a constant array looked up by
+    hash (pg_prepared_statements counts the plans, PostgreSQL 14+)."""
+    conn = await _connect(shared.dsn())
+    store = await _connect(shared.dsn(STORE_DB))
+    try:
+        for _ in range(8):
+            await history.snapshot(conn, store=store, target="custom-plans")
+        plans = await conn.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%TARGET. The entries whose counters moved%'"
+            " AND statement NOT LIKE '%pg_prepared_statements%'"
+        )
+        assert plans, "asyncpg keeps the read as a prepared statement"
+        assert all(p["generic_plans"] == 0 for p in plans), [dict(p) for p in plans]
+        assert sum(p["custom_plans"] for p in plans) >= 8
+    finally:
+        await conn.close()
+        await store.close()
