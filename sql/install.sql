@@ -60,7 +60,7 @@ FROM (
                n.nspname, c.relname) AS label
     FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
+    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('history_statements_hourly', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
     WHERE n.nspname = $1::text
 ) AS f
 CROSS JOIN (
@@ -112,7 +112,7 @@ FROM (
                n.nspname, c.relname) AS label
     FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
+    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('history_statements_hourly', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
     WHERE n.nspname = $1::text
 ) AS f
 CROSS JOIN (
@@ -244,7 +244,11 @@ ORDER BY q.pos$q0$
       $q0$3$q0$,
       $q0$3$q0$,
       $q0$3$q0$,
-      $q0$3$q0$]::text[],
+      $q0$3$q0$,
+      $q0$4$q0$,
+      $q0$4$q0$,
+      $q0$4$q0$,
+      $q0$4$q0$]::text[],
     ARRAY[
       $q0$CREATE TABLE @schema@.pgstatkit_meta (
     id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
@@ -409,7 +413,60 @@ ORDER BY q.pos$q0$
       $q0$COMMENT ON TABLE @schema@.history_state IS 'pgstatkit: created by pgstatkit install, dropped by pgstatkit uninstall'$q0$,
       $q0$COMMENT ON TABLE @schema@.history_texts IS 'pgstatkit: created by pgstatkit install, dropped by pgstatkit uninstall'$q0$,
       $q0$COMMENT ON TABLE @schema@.history_names IS 'pgstatkit: created by pgstatkit install, dropped by pgstatkit uninstall'$q0$,
-      $q0$COMMENT ON TABLE @schema@.history_databases IS 'pgstatkit: created by pgstatkit install, dropped by pgstatkit uninstall'$q0$]::text[],
+      $q0$COMMENT ON TABLE @schema@.history_databases IS 'pgstatkit: created by pgstatkit install, dropped by pgstatkit uninstall'$q0$,
+      $q0$CREATE TABLE @schema@.history_statements_hourly (
+    target_id int4 NOT NULL,
+    hour timestamptz NOT NULL,
+    dbid int8 NOT NULL,
+    userid int8 NOT NULL,
+    queryid int8 NOT NULL,
+    toplevel bool NOT NULL,
+    intervals int4 NOT NULL,
+    recreated bool NOT NULL,
+    calls int8,
+    rows int8,
+    total_exec_time_ms float8,
+    exec_time_sumsq float8,
+    plans int8,
+    total_plan_time_ms float8,
+    plan_time_sumsq float8,
+    shared_blks_hit int8,
+    shared_blks_read int8,
+    shared_blks_dirtied int8,
+    shared_blks_written int8,
+    local_blks_hit int8,
+    local_blks_read int8,
+    local_blks_dirtied int8,
+    local_blks_written int8,
+    temp_blks_read int8,
+    temp_blks_written int8,
+    shared_blk_read_time_ms float8,
+    shared_blk_write_time_ms float8,
+    local_blk_read_time_ms float8,
+    local_blk_write_time_ms float8,
+    temp_blk_read_time_ms float8,
+    temp_blk_write_time_ms float8,
+    wal_records int8,
+    wal_fpi int8,
+    wal_bytes int8,
+    wal_buffers_full int8,
+    jit_functions int8,
+    jit_generation_time_ms float8,
+    jit_inlining_count int8,
+    jit_inlining_time_ms float8,
+    jit_optimization_count int8,
+    jit_optimization_time_ms float8,
+    jit_emission_count int8,
+    jit_emission_time_ms float8,
+    jit_deform_count int8,
+    jit_deform_time_ms float8,
+    parallel_workers_to_launch int8,
+    parallel_workers_launched int8,
+    PRIMARY KEY (target_id, hour, dbid, userid, queryid, toplevel)
+)$q0$,
+      $q0$CREATE INDEX history_statements_hourly_target_query ON @schema@.history_statements_hourly (target_id, queryid, hour)$q0$,
+      $q0$ALTER TABLE @schema@.history_targets ADD COLUMN rolled_up_until timestamptz$q0$,
+      $q0$COMMENT ON TABLE @schema@.history_statements_hourly IS 'pgstatkit: created by pgstatkit install, dropped by pgstatkit uninstall'$q0$]::text[],
     ARRAY[
       $q0$1.8$q0$,
       $q0$1.8$q0$,

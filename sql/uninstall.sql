@@ -54,7 +54,7 @@ FROM (
                n.nspname, c.relname) AS label
     FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
+    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('history_statements_hourly', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
     WHERE n.nspname = $1::text
 ) AS f
 CROSS JOIN (
@@ -100,7 +100,7 @@ FROM (
                n.nspname, c.relname) AS label
     FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
+    JOIN (VALUES ('pgstatkit_meta', 'r'), ('history_targets', 'r'), ('history_snapshots', 'r'), ('history_statements', 'p'), ('history_state', 'r'), ('history_texts', 'r'), ('history_names', 'r'), ('history_databases', 'r'), ('history_statements_hourly', 'r'), ('slow_queries', 'v'), ('top_queries_by_total_time', 'v'), ('queries_with_low_cache_hit', 'v')) AS w (relname, relkind) ON w.relname = c.relname::text
     WHERE n.nspname = $1::text
 ) AS f
 CROSS JOIN (
@@ -159,7 +159,7 @@ ORDER BY 1) AS d) AS dependents
         WHERE u.dependents IS NOT NULL
         UNION ALL
         SELECT 10 + m.i, 'run', pg_catalog.format('DROP %s %I.%I RESTRICT',
-                   CASE WHEN m.name = ANY (ARRAY['pgstatkit_meta', 'history_targets', 'history_snapshots', 'history_statements', 'history_state', 'history_texts', 'history_names', 'history_databases']) THEN 'TABLE' ELSE 'VIEW' END,
+                   CASE WHEN m.name = ANY (ARRAY['pgstatkit_meta', 'history_targets', 'history_snapshots', 'history_statements', 'history_state', 'history_texts', 'history_names', 'history_databases', 'history_statements_hourly']) THEN 'TABLE' ELSE 'VIEW' END,
                    $1::text, m.name),
                NULL, NULL
         FROM pg_catalog.unnest(s.mine) WITH ORDINALITY AS m (name, i)
@@ -175,7 +175,7 @@ ORDER BY 1) AS d) AS dependents
 ) AS q
 WHERE q.refusals = 0 OR q.action = 'refuse'
 ORDER BY q.pos$q0$
-    USING v_schema, v_version, v_made_extension, v_made_schema, 3
+    USING v_schema, v_version, v_made_extension, v_made_schema, 4
   LOOP
     IF r.action = 'refuse' THEN
       RAISE EXCEPTION USING ERRCODE = r.alt, MESSAGE = r.sql;

@@ -86,9 +86,11 @@ FROM (
 ) AS n;
 
 -- name: store_ready
--- STORE. $1 helper schema: whether schema version 3's tables are there.
+-- STORE. $1 helper schema: whether the tables of schema versions 3 and 4 are there.
 SELECT pg_catalog.to_regclass(pg_catalog.format('%I.history_snapshots', $1::text)) IS NOT NULL
        AND pg_catalog.to_regclass(pg_catalog.format('%I.history_state', $1::text)) IS NOT NULL
+       AND pg_catalog.to_regclass(
+               pg_catalog.format('%I.history_statements_hourly', $1::text)) IS NOT NULL
        AS ready;
 
 -- name: partitions
@@ -303,19 +305,59 @@ WHERE ($1::text IS NULL OR t.name = $1::text)
 -- $4 row limit, $5 also pgstatkit's own statements, $6 a queryid or NULL, $7 a dbid
 -- (the database's OID on the target) or NULL. {{order}} is a column of the result
 -- (fixed SQL).
+-- Per target, the window is read in three parts whose sums compose: raw deltas
+-- captured in ($2, h1), the hourly roll-ups of [h1, hmid), raw deltas in [hmid, $3],
+-- where h1 is the first whole UTC hour after $2 and hmid the end of the whole hours
+-- both rolled up (before rolled_up_until) and inside the window (NULL frontier: h1,
+-- all raw). An hourly row holds exactly the raw rows of its hour (written once the
+-- hour was closed), so the sums are those of the raw rows alone; intervals is the sum
+-- of the rows' counts. LATERAL: each target's bounds reach its scans as parameters
+-- (index ranges, partitions pruned at run time).
 WITH t AS (
-    SELECT t.id, t.name FROM {{schema}}.history_targets AS t
+    SELECT t.id, t.name, b.h1,
+           pg_catalog.greatest(b.h1, pg_catalog.least(
+               pg_catalog.date_trunc('hour', $3::timestamptz, 'UTC'),
+               coalesce(t.rolled_up_until, '-infinity'::timestamptz))) AS hmid
+    FROM {{schema}}.history_targets AS t
+    CROSS JOIN (
+        SELECT pg_catalog.date_trunc('hour', $2::timestamptz, 'UTC')
+               + '1 hour'::interval AS h1
+    ) AS b
     WHERE $1::text IS NULL OR t.name = $1::text
+), u AS (
+    SELECT t.id AS target_id, p.*
+    FROM t
+    CROSS JOIN LATERAL (
+        SELECT h.dbid, h.userid, h.queryid, h.toplevel, 1 AS intervals, h.recreated,
+               {{h_counters}}
+        FROM {{schema}}.history_statements AS h
+        WHERE h.target_id = t.id AND h.captured_at > $2::timestamptz
+          AND h.captured_at <= $3::timestamptz AND h.captured_at < t.h1
+          AND ($6::int8 IS NULL OR h.queryid = $6::int8)
+          AND ($7::int8 IS NULL OR h.dbid = $7::int8)
+        UNION ALL
+        SELECT r.dbid, r.userid, r.queryid, r.toplevel, r.intervals, r.recreated,
+               {{r_counters}}
+        FROM {{schema}}.history_statements_hourly AS r
+        WHERE r.target_id = t.id AND r.hour >= t.h1 AND r.hour < t.hmid
+          AND ($6::int8 IS NULL OR r.queryid = $6::int8)
+          AND ($7::int8 IS NULL OR r.dbid = $7::int8)
+        UNION ALL
+        SELECT h.dbid, h.userid, h.queryid, h.toplevel, 1 AS intervals, h.recreated,
+               {{h_counters}}
+        FROM {{schema}}.history_statements AS h
+        WHERE h.target_id = t.id AND h.captured_at >= t.hmid
+          AND h.captured_at <= $3::timestamptz
+          AND ($6::int8 IS NULL OR h.queryid = $6::int8)
+          AND ($7::int8 IS NULL OR h.dbid = $7::int8)
+    ) AS p
 ), a AS (
-    SELECT h.target_id, h.dbid, h.userid, h.queryid, h.toplevel,
-           pg_catalog.count(*)::int4 AS intervals, pg_catalog.bool_or(h.recreated) AS recreated,
+    SELECT u.target_id, u.dbid, u.userid, u.queryid, u.toplevel,
+           pg_catalog.sum(u.intervals)::int4 AS intervals,
+           pg_catalog.bool_or(u.recreated) AS recreated,
            {{sums}}
-    FROM {{schema}}.history_statements AS h
-    WHERE h.target_id IN (SELECT t.id FROM t)
-      AND h.captured_at > $2::timestamptz AND h.captured_at <= $3::timestamptz
-      AND ($6::int8 IS NULL OR h.queryid = $6::int8)
-      AND ($7::int8 IS NULL OR h.dbid = $7::int8)
-    GROUP BY h.target_id, h.dbid, h.userid, h.queryid, h.toplevel
+    FROM u
+    GROUP BY u.target_id, u.dbid, u.userid, u.queryid, u.toplevel
 )
 SELECT t.name AS target, a.dbid, dn.name AS database, a.userid, rn.name AS username,
        a.queryid, a.toplevel, x.query, a.intervals, a.recreated, {{a_sums}}
@@ -407,17 +449,21 @@ LEFT JOIN LATERAL (
 ORDER BY p.relname;
 
 -- name: prune_rows
--- STORE. $1 cutoff: the snapshots and database rows before it, then the texts no
--- stored delta and no state refers to any more.
+-- STORE. $1 cutoff (the start of a UTC day): the snapshots, database rows and hourly
+-- roll-ups before it (the raw deltas of those hours are in the partitions dropped).
 WITH s AS (
     DELETE FROM {{schema}}.history_snapshots AS s WHERE s.captured_at < $1::timestamptz
     RETURNING 1
 ), d AS (
     DELETE FROM {{schema}}.history_databases AS d WHERE d.captured_at < $1::timestamptz
     RETURNING 1
+), r AS (
+    DELETE FROM {{schema}}.history_statements_hourly AS r WHERE r.hour < $1::timestamptz
+    RETURNING 1
 )
 SELECT (SELECT pg_catalog.count(*) FROM s)::int4 AS snapshots,
-       (SELECT pg_catalog.count(*) FROM d)::int4 AS databases;
+       (SELECT pg_catalog.count(*) FROM d)::int4 AS databases,
+       (SELECT pg_catalog.count(*) FROM r)::int4 AS hourly;
 
 -- name: prune_texts
 -- STORE. After prune_rows (and the partitions dropped): texts nothing refers to.
@@ -432,3 +478,59 @@ WITH x AS (
     RETURNING 1
 )
 SELECT pg_catalog.count(*)::int4 AS texts FROM x;
+
+-- name: rollup_targets
+-- STORE. The targets to roll up: $1 a name, or NULL for every target.
+SELECT t.name FROM {{schema}}.history_targets AS t
+WHERE $1::text IS NULL OR t.name = $1::text
+ORDER BY t.name;
+
+-- name: rollup_plan
+-- STORE. $1 target name: its id, its roll-up frontier (rolled_up_until), closed_until
+-- (the UTC hour of its latest snapshot: every hour before it is closed, since later
+-- snapshots of the target have later captured_at, so no delta row can join it) and
+-- first_hour (the UTC hour of its first delta row at or after the frontier: the hours
+-- between the frontier and it are empty). No row: no such target.
+SELECT t.id, t.rolled_up_until,
+       (SELECT pg_catalog.date_trunc('hour', s.captured_at, 'UTC')
+        FROM {{schema}}.history_snapshots AS s
+        WHERE s.target_id = t.id
+        ORDER BY s.captured_at DESC
+        LIMIT 1) AS closed_until,
+       (SELECT pg_catalog.date_trunc('hour', h.captured_at, 'UTC')
+        FROM {{schema}}.history_statements AS h
+        WHERE h.target_id = t.id
+          AND h.captured_at >= coalesce(t.rolled_up_until, '-infinity'::timestamptz)
+        ORDER BY h.captured_at
+        LIMIT 1) AS first_hour
+FROM {{schema}}.history_targets AS t
+WHERE t.name = $1::text;
+
+-- name: rollup_hour
+-- STORE. $1 target id, $2 a closed UTC hour: its delta rows summed per entry into
+-- history_statements_hourly (count and bool_or, each counter's sum); a row already
+-- there stays (a roll-up run twice writes nothing twice). Returns the rows written and
+-- the delta rows they sum.
+WITH ins AS (
+    INSERT INTO {{schema}}.history_statements_hourly (target_id, hour, dbid, userid,
+        queryid, toplevel, intervals, recreated, {{counters}})
+    SELECT h.target_id, $2::timestamptz, h.dbid, h.userid, h.queryid, h.toplevel,
+           pg_catalog.count(*)::int4, pg_catalog.bool_or(h.recreated),
+           {{sums}}
+    FROM {{schema}}.history_statements AS h
+    WHERE h.target_id = $1::int4 AND h.captured_at >= $2::timestamptz
+      AND h.captured_at < $2::timestamptz + '1 hour'::interval
+    GROUP BY h.target_id, h.dbid, h.userid, h.queryid, h.toplevel
+    ON CONFLICT DO NOTHING
+    RETURNING intervals
+)
+SELECT pg_catalog.count(*)::int4 AS written,
+       coalesce(pg_catalog.sum(ins.intervals), 0)::int8 AS summed
+FROM ins;
+
+-- name: rollup_advance
+-- STORE. $1 target id, $2 the new frontier (never moved back).
+UPDATE {{schema}}.history_targets AS t
+SET rolled_up_until = pg_catalog.greatest(t.rolled_up_until, $2::timestamptz)
+WHERE t.id = $1::int4
+RETURNING t.rolled_up_until;

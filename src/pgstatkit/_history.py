@@ -48,6 +48,7 @@ __all__ = [
     "HistoryChanges",
     "HistoryNotInstalledError",
     "PruneResult",
+    "RollUp",
     "Snapshot",
     "SnapshotConflictError",
     "StatementChange",
@@ -61,8 +62,15 @@ DEFAULT_KEEP = _dt.timedelta(days=14)
 """How long :func:`pgstatkit.history.prune` keeps snapshots by default (PgHero's 14 days)."""
 
 CHANGES_WORK_MEM = "64MB"
-"""``work_mem`` of :func:`changes` (``SET LOCAL``): its aggregation hashes every entry of
-the window in memory instead of sorting on disk."""
+"""``work_mem`` of :func:`changes` and :func:`roll_up` (``SET LOCAL``): their aggregation
+hashes every entry of the window (of the hour) in memory instead of sorting on disk."""
+
+ROLL_UP_BUCKETS = 24
+"""How many hours one roll-up run (:func:`pgstatkit.history.roll_up`, and the step after
+each snapshot) sums at most, per target: a store upgraded with days of history catches
+up over several runs, never in one long transaction."""
+
+ROLL_UP_LOCK_SPACE = 0x70677372  # b'pgsr': the first key of the per-target roll-up locks
 
 LOCK_SPACE = 0x70677368  # b'pgsh': the first key of the per-target advisory locks
 DEFAULT_LOCK_TIMEOUT_MS = 1000
@@ -72,7 +80,7 @@ Status = Literal["baseline", "complete", "reset", "lossy"]
 
 
 class HistoryNotInstalledError(PgStatKitError):
-    """The store database has no history tables (pgstatkit schema version 3).
+    """The store database has no history tables (pgstatkit schema versions 3 and 4).
 
     Run ``pgstatkit install`` (or :func:`pgstatkit.stats.install`) on the store
     database, with the same ``schema``: it applies the missing migrations.
@@ -508,6 +516,23 @@ class PruneResult:
     partitions_dropped: int
     snapshots_deleted: int
     texts_deleted: int
+    hourly_rows_deleted: int
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RollUp:
+    """What :func:`pgstatkit.history.roll_up` did for one target."""
+
+    target: str
+    buckets: int
+    rows_read: int
+    rows_written: int
+    rolled_up_until: _dt.datetime | None
+    pending: bool
+    skipped: bool
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -683,6 +708,20 @@ describe(
         "partitions_dropped": "daily partitions of deltas dropped",
         "snapshots_deleted": "snapshots deleted",
         "texts_deleted": "statement texts no stored delta refers to any more",
+        "hourly_rows_deleted": "rows of hourly roll-ups of the hours before the cutoff",
+    },
+)
+describe(
+    RollUp,
+    None,
+    {
+        "target": "the target's name in the store",
+        "buckets": "closed UTC hours summed into hourly roll-ups by this run (empty hours at the frontier skipped, not counted)",
+        "rows_read": "delta rows summed into the hourly rows written",
+        "rows_written": "hourly rows written (one per entry and hour)",
+        "rolled_up_until": "the frontier after the run: every hour before it is rolled up; `None`: the target has no snapshot yet",
+        "pending": "closed hours are left after the frontier (the run stopped at its limit): run again",
+        "skipped": "another roll-up of the target held its lock: nothing was done",
     },
 )
 
@@ -877,7 +916,7 @@ def _require_store(sql: _Sql) -> Steps[None]:
         raise HistoryNotInstalledError(
             f"the store database has no pgstatkit history tables in schema {sql.schema!r}: "
             "run `pgstatkit install` (or stats.install()) on it first; it applies schema "
-            "version 3"
+            "versions 3 and 4"
         )
 
 
@@ -1271,7 +1310,9 @@ def changes(
     sql = _Sql(schema)
     changes_sql = sql.store(
         "changes",
-        sums=_sums("h"),
+        h_counters=", ".join(f"h.{n}" for n in COUNTER_NAMES),
+        r_counters=", ".join(f"r.{n}" for n in COUNTER_NAMES),
+        sums=_sums("u"),
         a_sums=", ".join(f"a.{n}" for n in COUNTER_NAMES),
         order=CHANGE_ORDERS[order_by],
         own_filter=statement_filter("x.query"),
@@ -1279,8 +1320,7 @@ def changes(
 
     def steps(ctx: Context) -> Steps[HistoryChanges]:
         yield from _require_store(sql)
-        # one hash aggregate over a day of deltas (1.44M rows) fits here, not in 4 MB
-        yield Query("SELECT pg_catalog.set_config('work_mem', $1, true)", (CHANGES_WORK_MEM,))
+        yield _aggregate_settings()
         summary = _named((yield Query(sql.store("window_summary"), (target, since, until))))
         version = _oldest(summary["pgss_versions"])
         result = yield Query(
@@ -1480,6 +1520,98 @@ def prune(
                 dropped += 1
         rows = _named((yield Query(sql.store("prune_rows"), (cutoff,))))
         texts = _named((yield Query(sql.store("prune_texts"))))
-        return PruneResult(cutoff, dropped, int(rows["snapshots"]), int(texts["texts"]))
+        return PruneResult(
+            cutoff, dropped, int(rows["snapshots"]), int(texts["texts"]), int(rows["hourly"])
+        )
 
     return Operation("history_prune", steps, timeout_ms, read_only=False, commit=True)
+
+
+# ----------------------------------------------------------------------- roll-ups
+
+
+def _aggregate_settings() -> Query:
+    """``SET LOCAL`` for an aggregation over many delta rows: a hash aggregate of every
+    entry fits in ``work_mem`` (not 4 MB: it would sort on disk), and no JIT (compiling
+    some forty aggregates costs more than it saves at this size)."""
+    return Query(
+        "SELECT pg_catalog.set_config('work_mem', $1, true),"
+        " pg_catalog.set_config('jit', 'off', true)",
+        (CHANGES_WORK_MEM,),
+    )
+
+
+def max_buckets(value: object) -> int:
+    """``roll_up(max_buckets=...)``: 1 to 744 hours (31 days)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 744:
+        raise InvalidArgumentError(f"max_buckets must be an int from 1 to 744, got {value!r}")
+    return value
+
+
+def _utc(value: _dt.datetime) -> _dt.datetime:
+    # hour arithmetic in UTC: a driver may return the session's zone (with DST)
+    return value.astimezone(_dt.timezone.utc)
+
+
+def roll_up_targets(*, schema: str, target: str | None, timeout_ms: int) -> Operation[list[str]]:
+    """The names of the targets to roll up (``target``, or every target)."""
+    sql = _Sql(schema)
+
+    def steps(ctx: Context) -> Steps[list[str]]:
+        yield from _require_store(sql)
+        result = yield Query(sql.store("rollup_targets"), (target,))
+        return [str(row["name"]) for row in _rows(result)]
+
+    return Operation("history_roll_up", steps, timeout_ms)
+
+
+def roll_up(
+    *, schema: str, target: str, buckets: int, timeout_ms: int, lock_ms: int
+) -> Operation[RollUp]:
+    """One roll-up run of ``target`` (store, one committed transaction): the closed
+    hours from its frontier on, at most ``buckets`` of them, one statement per hour;
+    then the frontier moves. Nothing happens (one read) when the frontier is current;
+    ``skipped`` when another run holds the target's roll-up lock (not the snapshot's:
+    a roll-up never makes a snapshot fail)."""
+    sql = _Sql(schema)
+    hour = _dt.timedelta(hours=1)
+    hour_sql = sql.store("rollup_hour", counters=", ".join(COUNTER_NAMES), sums=_sums("h"))
+
+    def plan() -> Steps[dict[str, Any]]:
+        return _named((yield Query(sql.store("rollup_plan"), (target,))))
+
+    def steps(ctx: Context) -> Steps[RollUp]:
+        yield _lock_timeout(lock_ms)
+        row = yield from plan()
+        if not row or row["closed_until"] is None:
+            return RollUp(
+                target, 0, 0, 0, None if not row else row["rolled_up_until"], False, False
+            )
+        if row["rolled_up_until"] is not None and row["rolled_up_until"] >= row["closed_until"]:
+            return RollUp(target, 0, 0, 0, row["rolled_up_until"], False, False)
+        target_id = int(row["id"])
+        locked = _named((yield Query(sql.store("store_lock"), (ROLL_UP_LOCK_SPACE, target_id))))
+        if not locked["locked"]:
+            return RollUp(target, 0, 0, 0, row["rolled_up_until"], True, True)
+        row = yield from plan()  # again under the lock: another run may have moved it
+        closed = _utc(row["closed_until"])
+        first = row["first_hour"]
+        start = closed if first is None else min(_utc(first), closed)
+        end = min(start + buckets * hour, closed)
+        yield _aggregate_settings()
+        rolled, read, written = 0, 0, 0
+        at = start
+        while at < end:
+            counts = _named((yield Query(hour_sql, (target_id, at))))
+            rolled, read, written = (
+                rolled + 1,
+                read + int(counts["summed"]),
+                written + int(counts["written"]),
+            )
+            at += hour
+        frontier = _named((yield Query(sql.store("rollup_advance"), (target_id, end))))
+        return RollUp(
+            target, rolled, read, written, frontier["rolled_up_until"], end < closed, False
+        )
+
+    return Operation("history_roll_up", steps, timeout_ms, read_only=False, commit=True)

@@ -89,11 +89,12 @@ __all__ = [
     "view_definitions",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest migration in ``sql/schema/`` (a unit test keeps them equal).
 
 1: the record, ``pgstatkit_meta``. 2: it carries :data:`MARKER`, as every object does.
-3: the tables of :mod:`pgstatkit.history` (:data:`HISTORY_TABLES`)."""
+3: the tables of :mod:`pgstatkit.history` (:data:`HISTORY_TABLES`). 4: its hourly
+roll-ups (``history_statements_hourly``, ``history_targets.rolled_up_until``)."""
 
 LOCK_KEY = 0x70677374_6B697401
 """``pg_advisory_xact_lock`` key serialising install and uninstall (b'pgstkit\\x01')."""
@@ -108,8 +109,10 @@ HISTORY_TABLES: dict[str, str] = {
     "history_texts": "r",
     "history_names": "r",
     "history_databases": "r",
+    "history_statements_hourly": "r",
 }
-"""The tables of schema version 3 (``sql/schema/0003_history.sql``) -> their relkind
+"""The tables of schema versions 3 and 4 (``sql/schema/0003_history.sql``,
+``0004_history_rollups.sql``) -> their relkind
 (``p``: partitioned; its partitions go with it)."""
 
 TABLES: tuple[str, ...] = (META_TABLE, *HISTORY_TABLES)

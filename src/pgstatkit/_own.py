@@ -44,6 +44,7 @@ OWN_TABLES: tuple[str, ...] = (
     "history_texts",
     "history_names",
     "history_databases",
+    "history_statements_hourly",
 )
 """Tables the schema migrations create in the helper schema (the first is the ownership
 record); a unit test checks that every ``CREATE TABLE`` of ``sql/schema`` is here."""

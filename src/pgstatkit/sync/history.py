@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import logging
 from typing import Any, TypeVar
 
 from pgstatkit import _history as _h
@@ -35,6 +36,7 @@ from pgstatkit._history import (
     HistoryNotInstalledError,
     NoHistoryError,
     PruneResult,
+    RollUp,
     Snapshot,
     SnapshotConflictError,
     StatementChange,
@@ -54,6 +56,7 @@ __all__ = [
     "HistoryNotInstalledError",
     "NoHistoryError",
     "PruneResult",
+    "RollUp",
     "Snapshot",
     "SnapshotConflictError",
     "StatementChange",
@@ -61,12 +64,15 @@ __all__ = [
     "changes",
     "database_timeline",
     "prune",
+    "roll_up",
     "snapshot",
     "snapshots",
     "timeline",
 ]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("pgstatkit.history")
 
 
 def _now() -> _dt.datetime:
@@ -104,6 +110,10 @@ def snapshot(
         lock_timeout_ms: lock timeout (default 1000 ms): a snapshot never waits long
             behind other locks.
 
+    After the snapshot is written, the hours it closed are summed into the hourly
+    roll-ups (:func:`roll_up`, in its own transaction); a failure there is logged
+    (logger ``pgstatkit.history``) and retried by the next snapshot, never raised.
+
     Raises:
         HistoryNotInstalledError: the store has no history tables: run install there.
         SnapshotConflictError: another collector snapshots the same target right now
@@ -117,9 +127,25 @@ def snapshot(
     lock_ms = _h.lock_timeout_ms(lock_timeout_ms)
     with open_sync(store if store is not None else conn) as store_session:
         if store is None:
-            return _snapshot(store_session, store_session, name, helper, timeout, lock_ms)
-        with open_sync(conn) as target_session:
-            return _snapshot(target_session, store_session, name, helper, timeout, lock_ms)
+            taken = _snapshot(store_session, store_session, name, helper, timeout, lock_ms)
+        else:
+            with open_sync(conn) as target_session:
+                taken = _snapshot(target_session, store_session, name, helper, timeout, lock_ms)
+        _roll_up_after(store_session, name, helper, timeout, lock_ms)
+        return taken
+
+
+def _roll_up_after(store: SyncSession, name: str, schema: str, timeout: int, lock_ms: int) -> None:
+    """After a snapshot: the hours it closed into the roll-ups (one read when the
+    frontier is current). A failure leaves the snapshot written and is logged; the next
+    snapshot tries again (changes() reads raw deltas wherever roll-ups are missing)."""
+    op = _h.roll_up(
+        schema=schema, target=name, buckets=_h.ROLL_UP_BUCKETS, timeout_ms=timeout, lock_ms=lock_ms
+    )
+    try:
+        run_sync(store, op)
+    except Exception:  # any failure: the snapshot is written, the next one retries
+        logger.warning("roll-up of target %r failed after its snapshot", name, exc_info=True)
 
 
 def _snapshot(
@@ -291,3 +317,54 @@ def prune(
         lock_ms=_h.lock_timeout_ms(lock_timeout_ms),
     )
     return _run(conn, op)
+
+
+def roll_up(
+    conn: Any,
+    *,
+    target: str | None = None,
+    max_buckets: int = _h.ROLL_UP_BUCKETS,
+    schema: str = "pgstatkit",
+    timeout_ms: float | None = None,
+    lock_timeout_ms: float | None = None,
+) -> list[RollUp]:
+    """Sum the closed hours of each target's deltas into its hourly roll-ups.
+
+    :func:`snapshot` does this after each snapshot; call it to catch up at once (after
+    upgrading a store with days of history, or for a store written by other means). An
+    hour is closed once the target has a snapshot at or after its end; each run sums
+    the closed hours from the target's frontier on, at most ``max_buckets`` of them, in
+    one committed transaction per target, and moves the frontier
+    (``history_targets.rolled_up_until``). Running it again, or concurrently, never
+    counts anything twice. :func:`changes` returns the same sums with or without
+    roll-ups; they only make long windows fast.
+
+    Args:
+        conn: the store's connection.
+        target: one target's name; ``None``: every target of the store.
+        max_buckets: at most this many hours per target and run (1 to 744, default 24);
+            :attr:`RollUp.pending` says when more are left.
+        schema: the store's helper schema.
+        timeout_ms: statement timeout (default 5000 ms): each hour is one statement.
+        lock_timeout_ms: lock timeout (default 1000 ms).
+
+    Returns one :class:`RollUp` per target, by name (none for an unknown name).
+    """
+    name = _h.optional_target(target)
+    buckets = _h.max_buckets(max_buckets)
+    helper = _install.schema_name(schema)
+    timeout = _validate.timeout_ms(timeout_ms)
+    lock_ms = _h.lock_timeout_ms(lock_timeout_ms)
+    with open_sync(conn) as session:
+        names = run_sync(
+            session, _h.roll_up_targets(schema=helper, target=name, timeout_ms=timeout)
+        )
+        return [
+            run_sync(
+                session,
+                _h.roll_up(
+                    schema=helper, target=one, buckets=buckets, timeout_ms=timeout, lock_ms=lock_ms
+                ),
+            )
+            for one in names
+        ]
