@@ -315,7 +315,7 @@ WHERE ($1::text IS NULL OR t.name = $1::text)
 -- (index ranges, partitions pruned at run time).
 WITH t AS (
     SELECT t.id, t.name, b.h1,
-           pg_catalog.greatest(b.h1, pg_catalog.least(
+           GREATEST(b.h1, LEAST(
                pg_catalog.date_trunc('hour', $3::timestamptz, 'UTC'),
                coalesce(t.rolled_up_until, '-infinity'::timestamptz))) AS hmid
     FROM {{schema}}.history_targets AS t
@@ -531,6 +531,6 @@ FROM ins;
 -- name: rollup_advance
 -- STORE. $1 target id, $2 the new frontier (never moved back).
 UPDATE {{schema}}.history_targets AS t
-SET rolled_up_until = pg_catalog.greatest(t.rolled_up_until, $2::timestamptz)
+SET rolled_up_until = GREATEST(t.rolled_up_until, $2::timestamptz)
 WHERE t.id = $1::int4
 RETURNING t.rolled_up_until;
