@@ -36,8 +36,11 @@ HISTORY = {
     ("history_names_pkey", "i"),
     ("history_databases_pkey", "i"),
     ("history_databases_target_time", "i"),
+    ("history_statements_hourly_pkey", "i"),
+    ("history_statements_hourly_target_query", "i"),
 }
-"""Schema version 3: the tables of pgstatkit.history, their indexes and sequences."""
+"""Schema versions 3 and 4: the tables of pgstatkit.history (and its hourly roll-ups),
+their indexes and sequences."""
 INSTALLED = (
     {("pgstatkit_meta", "r"), ("pgstatkit_meta_pkey", "i")} | {(v, "v") for v in VIEWS} | HISTORY
 )
@@ -300,10 +303,10 @@ async def test_older_schema_version_is_upgraded_in_place(
         await conn.close()
 
 
-async def test_schema_version_2_is_upgraded_by_migration_3_alone(
+async def test_schema_version_2_is_upgraded_by_migrations_3_and_4_alone(
     pg_server: TestServer, fresh_db: str
 ) -> None:
-    """An install of schema version 2 gets exactly 0003 (the history tables)."""
+    """An install of schema version 2 gets exactly 0003 and 0004 (the history tables)."""
     conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
     try:
         two = _install.load_migrations()[:2]
@@ -313,9 +316,44 @@ async def test_schema_version_2_is_upgraded_by_migration_3_alone(
         # a row of version 2 survives: 0001 / 0002 are not applied again
         await conn.execute("UPDATE pgstatkit.pgstatkit_meta SET installed_at = '2001-01-01'")
         await stats.install(conn)
-        assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 3
+        assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 4
         after = catalog(pg_server, fresh_db)
         assert after == installed(str(after["extension"]))
+        await stats.uninstall(conn)
+        assert catalog(pg_server, fresh_db)["relations"] == set()
+    finally:
+        await conn.close()
+
+
+async def test_schema_version_3_is_upgraded_by_migration_4_alone(
+    pg_server: TestServer, fresh_db: str
+) -> None:
+    """An install of schema version 3 with history gets exactly 0004 (the hourly
+    roll-ups): its targets and deltas stay, the frontier starts NULL, and changes()
+    reads the old deltas raw until a roll-up; history refuses a store still at 3."""
+    from pgstatkit import history
+
+    conn = await asyncpg.connect(pg_server.dsn_for(dbname=fresh_db))
+    try:
+        three = _install.load_migrations()[:3]
+        await stats._run(conn, _install.install(migrations=three))
+        assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 3
+        assert (
+            await conn.fetchval("SELECT to_regclass('pgstatkit.history_statements_hourly')") is None
+        )
+        with pytest.raises(history.HistoryNotInstalledError, match="versions 3 and 4"):
+            await history.snapshot(conn, target="old")
+        await conn.execute("INSERT INTO pgstatkit.history_targets (name) VALUES ('old')")
+        await stats.install(conn)
+        assert await conn.fetchval("SELECT schema_version FROM pgstatkit.pgstatkit_meta") == 4
+        assert await conn.fetch("SELECT name, rolled_up_until FROM pgstatkit.history_targets") == [
+            ("old", None)
+        ]
+        after = catalog(pg_server, fresh_db)
+        assert after == installed(str(after["extension"]))
+        first = await history.snapshot(conn, target="old")
+        assert first.status == "baseline"
+        assert [r.target for r in await history.roll_up(conn)] == ["old"]
         await stats.uninstall(conn)
         assert catalog(pg_server, fresh_db)["relations"] == set()
     finally:
