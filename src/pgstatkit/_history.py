@@ -1292,6 +1292,21 @@ def _worst(complete: int, reset: int, lossy: int) -> str:
     return "complete"
 
 
+def changes_query(schema: str, order_by: str) -> str:
+    """The ``changes`` block, its markers filled; parameters: $1 target name or NULL,
+    $2 since, $3 until, $4 limit, $5 include pgstatkit's statements, $6 queryid or NULL
+    (benchmarks/history.py shows its plan)."""
+    return _Sql(schema).store(
+        "changes",
+        h_counters=", ".join(f"h.{n}" for n in COUNTER_NAMES),
+        r_counters=", ".join(f"r.{n}" for n in COUNTER_NAMES),
+        sums=_sums("u"),
+        a_sums=", ".join(f"a.{n}" for n in COUNTER_NAMES),
+        order=CHANGE_ORDERS[order_by],
+        own_filter=statement_filter("x.query"),
+    )
+
+
 def changes(
     *,
     schema: str,
@@ -1308,15 +1323,7 @@ def changes(
     """The window's entries summed; ``dbid``: only the statements of that database
     (its OID on the target)."""
     sql = _Sql(schema)
-    changes_sql = sql.store(
-        "changes",
-        h_counters=", ".join(f"h.{n}" for n in COUNTER_NAMES),
-        r_counters=", ".join(f"r.{n}" for n in COUNTER_NAMES),
-        sums=_sums("u"),
-        a_sums=", ".join(f"a.{n}" for n in COUNTER_NAMES),
-        order=CHANGE_ORDERS[order_by],
-        own_filter=statement_filter("x.query"),
-    )
+    changes_sql = changes_query(schema, order_by)
 
     def steps(ctx: Context) -> Steps[HistoryChanges]:
         yield from _require_store(sql)
