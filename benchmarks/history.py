@@ -296,7 +296,7 @@ def changes_24h(conn: psycopg.Connection[Any], quick: bool) -> dict[str, Any]:
     plan = conn.execute(
         psycopg.sql.SQL(
             "EXPLAIN (ANALYZE, COSTS OFF)"
-            " EXECUTE changes_24h('synthetic', {}, now(), 100, false, NULL)"
+            " EXECUTE changes_24h('synthetic', {}, now(), 100, false, NULL, NULL)"
         ).format(psycopg.sql.Literal(since))
     ).fetchall()
     conn.execute("DEALLOCATE changes_24h")

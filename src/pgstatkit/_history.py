@@ -1294,8 +1294,8 @@ def _worst(complete: int, reset: int, lossy: int) -> str:
 
 def changes_query(schema: str, order_by: str) -> str:
     """The ``changes`` block, its markers filled; parameters: $1 target name or NULL,
-    $2 since, $3 until, $4 limit, $5 include pgstatkit's statements, $6 queryid or NULL
-    (benchmarks/history.py shows its plan)."""
+    $2 since, $3 until, $4 limit, $5 include pgstatkit's statements, $6 queryid or NULL,
+    $7 dbid or NULL (benchmarks/history.py shows its plan)."""
     return _Sql(schema).store(
         "changes",
         h_counters=", ".join(f"h.{n}" for n in COUNTER_NAMES),

@@ -21,6 +21,8 @@ import pytest
 
 from harness.servers import TestServer
 from pgstatkit import _history
+from pgstatkit._run_sync import run_sync
+from pgstatkit.adapters import open_sync
 from pgstatkit.errors import InvalidArgumentError
 from pgstatkit.sync import history
 from pgstatkit.sync import stats as sync_stats
@@ -115,6 +117,26 @@ def _changes(
     )
 
 
+def _changes_of_database(
+    conn: psycopg.Connection[Any], name: str, since: dt.datetime, until: dt.datetime, dbid: int
+) -> history.HistoryChanges:
+    """changes() of one database (the advisor's filter, not public)."""
+    op = _history.changes(
+        schema="pgstatkit",
+        target=name,
+        since=since,
+        until=until,
+        order_by="calls",
+        limit=10_000,
+        include_pgstatkit=True,
+        queryid=None,
+        timeout_ms=5000,
+        dbid=dbid,
+    )
+    with open_sync(conn) as session:
+        return run_sync(session, op)
+
+
 def _raw(
     conn: psycopg.Connection[Any],
     name: str,
@@ -198,6 +220,7 @@ def test_changes_with_roll_ups_are_identical_to_raw(conn: psycopg.Connection[Any
         assert _fields(before) == _raw(conn, name, a, b), (a, b)
     one_queryid = raw[2].statements[0].queryid
     raw_one = _changes(conn, name, windows[1][0], windows[1][1], one_queryid)
+    raw_db = _changes_of_database(conn, name, *windows[1], 6)
     raw_all = _changes(conn, None, windows[2][0], windows[2][1])
 
     # a partial roll-up: the frontier inside the windows
@@ -233,6 +256,10 @@ def test_changes_with_roll_ups_are_identical_to_raw(conn: psycopg.Connection[Any
         raw_one
     )
     assert _fields(raw_one) == _raw(conn, name, windows[1][0], windows[1][1], one_queryid)
+    rolled_db = _changes_of_database(conn, name, *windows[1], 6)
+    assert _table(rolled_db) == _table(raw_db)
+    expected = {k: v for k, v in _raw(conn, name, *windows[1]).items() if k[1] == 6}
+    assert _fields(rolled_db) == expected and expected
     assert len(raw_one.statements) >= 1
     assert {s.queryid for s in raw_one.statements} == {one_queryid}
     # every target at once: this one's rows are the same
