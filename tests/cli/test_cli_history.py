@@ -73,6 +73,19 @@ def test_snapshot_changes_timeline_prune(hist: TestServer) -> None:
     assert sum(i["calls"] for i in series) == probe[0]["calls"]
     pruned = json.loads(ok(run_cli("prune", "--dsn", dsn, "--keep", "1d", "--format", "json")))
     assert pruned["snapshots_deleted"] == 0
+    assert pruned["hourly_rows_deleted"] >= 0
+    rolled = json.loads(
+        ok(
+            run_cli(
+                "roll-up", "--dsn", dsn, "--target", "cli", "--until-current", "--format", "json"
+            )
+        )
+    )
+    assert [(r["target"], r["pending"], r["skipped"]) for r in rolled] == [("cli", False, False)]
+    assert rolled[0]["rolled_up_until"] is not None
+    assert "rolled up until" in ok(run_cli("roll-up", "--dsn", dsn))
+    bad = run_cli("roll-up", "--dsn", dsn, "--max-buckets", "0")
+    assert bad.returncode == 2 and "--max-buckets: must be an int from 1 to 744" in bad.stderr
     bad = run_cli("changes", "--dsn", dsn, "--since", "yesterday")
     assert bad.returncode == 2 and "neither a span" in bad.stderr
 

@@ -50,6 +50,7 @@ SUBCOMMANDS = (
     "timeline",
     "collect",
     "prune",
+    "roll-up",
     "health",
     "demo",
     "check",

@@ -1,5 +1,5 @@
 """The history commands (:mod:`pgstatkit.history`): ``snapshot``, ``changes``,
-``timeline``, ``collect`` and ``prune``.
+``timeline``, ``collect``, ``prune`` and ``roll-up``.
 
 ``--dsn`` (or ``DATABASE_URL`` / ``PG*``) is the target of ``snapshot`` and the store of
 the others; ``--store DSN`` makes ``snapshot`` write elsewhere. ``collect`` runs until
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -351,10 +352,86 @@ def _prune(args: argparse.Namespace, out: Out) -> int:
                     ("partitions dropped", fmt.num(result.partitions_dropped)),
                     ("snapshots deleted", fmt.num(result.snapshots_deleted)),
                     ("texts deleted", fmt.num(result.texts_deleted)),
+                    ("hourly rows deleted", fmt.num(result.hourly_rows_deleted)),
                 ]
             ),
         ]
     )
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ roll-up
+
+ROLL_UP_COLUMNS = (
+    fmt.Column("target", lambda r: fmt.safe(r.target), right=False, priority=9),
+    fmt.Column("hours", lambda r: fmt.num(r.buckets), priority=8),
+    fmt.Column("rows read", lambda r: fmt.num(r.rows_read), priority=5),
+    fmt.Column("rows written", lambda r: fmt.num(r.rows_written), priority=6),
+    fmt.Column(
+        "rolled up until",
+        lambda r: "-" if r.rolled_up_until is None else r.rolled_up_until.isoformat(),
+        right=False,
+        priority=7,
+    ),
+    fmt.Column("pending", lambda r: "yes" if r.pending else "no", right=False, priority=4),
+)
+
+
+def _roll_up_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        type=_target,
+        default=None,
+        metavar="NAME",
+        help="only this target of the store (default every target)",
+    )
+    p.add_argument(
+        "--max-buckets",
+        type=checked(_history.max_buckets, int),
+        default=_history.ROLL_UP_BUCKETS,
+        metavar="N",
+        help="at most N hours per target (default 24, 1 to 744)",
+    )
+    p.add_argument(
+        "--until-current",
+        action="store_true",
+        help="run again while hours are pending (each run its own transaction)",
+    )
+    _lock_option(p)
+    _store_options(p)
+
+
+def _roll_up(args: argparse.Namespace, out: Out) -> int:
+    history = _sync()
+    done: dict[str, _history.RollUp] = {}
+    with connect(args) as conn:
+        wanted = args.target
+        while True:
+            results = history.roll_up(
+                conn,
+                target=wanted,
+                max_buckets=args.max_buckets,
+                schema=args.schema,
+                timeout_ms=args.timeout_ms,
+                lock_timeout_ms=args.lock_timeout_ms,
+            )
+            for r in results:
+                before = done.get(r.target)
+                if before is not None:
+                    r = dataclasses.replace(
+                        r,
+                        buckets=before.buckets + r.buckets,
+                        rows_read=before.rows_read + r.rows_read,
+                        rows_written=before.rows_written + r.rows_written,
+                    )
+                done[r.target] = r
+            if not args.until_current or not any(r.pending and r.buckets for r in results):
+                break
+    rolled = [done[name] for name in sorted(done)]
+    if out.form == "json":
+        out.json(rolled)
+        return EXIT_OK
+    out.write([*out.title("Roll-up"), *out.rows(rolled, ROLL_UP_COLUMNS)])
     return EXIT_OK
 
 
@@ -536,5 +613,11 @@ COMMANDS = (
         "drop history older than --keep (default 14d), whole days at a time",
         _prune_arguments,
         _prune,
+    ),
+    Command(
+        "roll-up",
+        "sum the closed hours of the history into hourly roll-ups (snapshots do it too)",
+        _roll_up_arguments,
+        _roll_up,
     ),
 )
