@@ -10,17 +10,20 @@ itself.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import psycopg
 import pytest
 
 from harness.servers import TestServer
 from pgstatkit import _history
+from pgstatkit import history as async_history
 from pgstatkit._run_sync import run_sync
 from pgstatkit.adapters import open_sync
 from pgstatkit.errors import InvalidArgumentError
@@ -288,6 +291,25 @@ def test_roll_up_of_an_unknown_or_empty_target(conn: psycopg.Connection[Any]) ->
     assert (result.buckets, result.rolled_up_until, result.pending) == (0, None, False)
     with pytest.raises(InvalidArgumentError, match="max_buckets"):
         history.roll_up(conn, max_buckets=0)
+
+
+def test_async_roll_up(conn: psycopg.Connection[Any], store_dsn: str) -> None:
+    """The async source (the sync twin is generated from it), through asyncpg."""
+    name = f"async-{uuid.uuid4().hex[:8]}"
+    now = dt.datetime.now(dt.timezone.utc)
+    _synthetic(conn, name, _hour(now) - 3 * HOUR + 10 * MINUTE, 160)
+
+    async def main() -> list[history.RollUp]:
+        store = await asyncpg.connect(store_dsn)
+        try:
+            first = await async_history.roll_up(store, target=name, max_buckets=1)
+            return first + await async_history.roll_up(store, target=name)
+        finally:
+            await store.close()
+
+    first, rest = asyncio.run(main())
+    assert (first.buckets, first.pending, rest.buckets, rest.pending) == (1, True, 1, False)
+    assert rest.rolled_up_until == _hour(now) - HOUR
 
 
 def test_a_held_roll_up_lock_skips_and_never_blocks_a_snapshot(
