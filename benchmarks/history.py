@@ -404,7 +404,7 @@ def render(r: dict[str, Any]) -> str:
         " raw rows (index ranges on the edge partitions) and 22-24 hourly buckets, here about"
         " 10,000 rows each (every one of the 10,000 entries moves in some minute of an"
         " hour), instead of 1.44 million raw rows; the 41 aggregates then run over about a"
-        " quarter of the rows, in one hash aggregate in memory (`work_mem` 64 MB, no JIT)."
+        " fifth of the rows, in one hash aggregate in memory (`work_mem` 64 MB, no JIT)."
         " Texts and names are joined to the 10,000 aggregated rows only. The sums are those"
         " of the raw rows (the tests compare both); `timeline()` still reads raw rows.",
         END,
