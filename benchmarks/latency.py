@@ -131,10 +131,10 @@ class _Driver:
     async def fetch(self, query: Query) -> Result:
         raise NotImplementedError
 
-    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> int:
+    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> list[Any]:
         raise NotImplementedError
 
-    async def bare(self, main: Query) -> int:
+    async def bare(self, main: Query) -> list[Any]:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -151,19 +151,20 @@ class _Asyncpg(_Driver):
         records = await self.conn.fetch(query.sql, *query.params)
         return Result(tuple(records[0].keys()) if records else (), records)
 
-    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> int:
+    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> list[Any]:
         conn = self.conn
         await conn.execute("BEGIN")
         try:
             for query in guard:
                 await conn.fetch(query.sql, *query.params)
-            rows = await conn.fetch(main.sql, *main.params)
+            rows: list[Any] = await conn.fetch(main.sql, *main.params)
         finally:
             await conn.execute("ROLLBACK")
-        return len(rows)
+        return rows
 
-    async def bare(self, main: Query) -> int:
-        return len(await self.conn.fetch(main.sql, *main.params))
+    async def bare(self, main: Query) -> list[Any]:
+        rows: list[Any] = await self.conn.fetch(main.sql, *main.params)
+        return rows
 
 
 class _Psycopg(_Driver):
@@ -183,16 +184,15 @@ class _Psycopg(_Driver):
             cols = tuple(d.name for d in cur.description) if cur.description else ()
             return Result(cols, await cur.fetchall() if cols else [])
 
-    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> int:
+    async def same_sql(self, guard: tuple[Query, ...], main: Query) -> list[Any]:
         # psycopg's own transaction block sends BEGIN / ROLLBACK, as pgstatkit's adapter.
         async with self.conn.transaction(force_rollback=True):
             for query in guard:
                 await self._rows(query)
-            rows = await self._rows(main)
-        return len(rows)
+            return await self._rows(main)
 
-    async def bare(self, main: Query) -> int:
-        return len(await self._rows(main))
+    async def bare(self, main: Query) -> list[Any]:
+        return await self._rows(main)
 
 
 async def connect(dsn: str) -> list[_Driver]:
@@ -294,6 +294,9 @@ async def measure_call(
                 samples[name].times.append(elapsed)
             if name == "pgstatkit":
                 rows = len(result) if isinstance(result, list) else 1
+            # Every variant returns its rows (models or the driver's rows), freed here,
+            # outside the timings: never by the next variant's.
+            del result
     measurement = Measurement(call, driver.name, entries, rows, samples)
     if memory and driver.name == "asyncpg":
         for name in ("pgstatkit", "same_sql"):

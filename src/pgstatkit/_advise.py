@@ -323,7 +323,7 @@ def _since_reset(ctx: Context) -> Steps[tuple[list[_Counted], _Window]]:
     (pgstatkit's own left out), grouped by fingerprint, and the span they cover."""
     version, schema = ctx.require_pg_stat_statements()
     rows = yield _statements_query("top_queries_by_total_time", ctx, (_EVERY_ENTRY,), False, False)
-    grouped: list[_Counted] = list(group_statements(parse_rows(QueryStat, rows)))
+    grouped: list[_Counted] = list(group_statements(parse_rows(QueryStat, rows, release=True)))
     block = "window_1_9" if version >= (1, 9) else "window"
     window = yield Query(
         _sql.render(_sql.load("advisor.sql", block), schema=_sql.quote_ident(schema))

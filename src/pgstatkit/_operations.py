@@ -153,7 +153,7 @@ def _query_stats(
     def steps(ctx: Context) -> Steps[list[QueryStat]]:
         if not grouped:
             result = yield _statements_query(name, ctx, params, every_db, own)
-            return parse_rows(QueryStat, result)
+            return parse_rows(QueryStat, result, release=True)
         from pgstatkit.fingerprints import group_statements
 
         every = yield _statements_query(
@@ -161,7 +161,9 @@ def _query_stats(
         )
         listing, rows = _LISTINGS[name], cast(int, params[-1])
         groups = [
-            g for g in group_statements(parse_rows(QueryStat, every)) if listing.keep(g, params)
+            g
+            for g in group_statements(parse_rows(QueryStat, every, release=True))
+            if listing.keep(g, params)
         ]
         groups.sort(key=listing.order)
         return groups[:rows]
@@ -256,7 +258,7 @@ def _totals(result: Result) -> tuple[list[StatementTotals], list[int] | None]:
     width = len(result.columns) - 1
     rows = [tuple(row)[:width] for row in result.rows]
     own = result.rows[0][width]
-    totals = parse_rows(StatementTotals, Result(tuple(result.columns[:width]), rows))
+    totals = parse_rows(StatementTotals, Result(tuple(result.columns[:width]), rows), release=True)
     return totals, None if own is None else [int(q) for q in str(own).split(",") if q]
 
 
@@ -469,7 +471,7 @@ def table_statistics(
 
     def steps(ctx: Context) -> Steps[list[TableStatistics]]:
         result = yield Query(sql, params)
-        return parse_rows(TableStatistics, result)
+        return parse_rows(TableStatistics, result, release=True)
 
     return Operation("table_statistics", steps, _validate.timeout_ms(timeout_ms))
 
@@ -482,7 +484,7 @@ def index_usage(
 
     def steps(ctx: Context) -> Steps[list[IndexUsage]]:
         result = yield Query(_sql.load("catalog.sql", "index_usage"), params)
-        return parse_rows(IndexUsage, result)
+        return parse_rows(IndexUsage, result, release=True)
 
     return Operation("index_usage", steps, _validate.timeout_ms(timeout_ms))
 

@@ -7,10 +7,20 @@ positional construction.
 
 Construction is the hot path at 10,000 rows: a frozen dataclass's ``__init__`` stores
 each field through ``object.__setattr__`` (about 5 us per 55-field row). Rows are
-instead built by a private, non-frozen twin of the model with the identical slot
+instead built in a private, non-frozen twin of the model with the identical slot
 layout, whose instance then becomes a model instance by ``__class__`` assignment: the
 same object a model's own ``__init__`` would make (equal, same hash and repr, frozen
-from then on), about 7x faster. See docs/benchmarks.md.
+from then on). The builder is one generated function per model that unpacks the row
+straight into the slots (``self.a, self.b, ... = row``): no argument tuple, no
+``__init__`` frame (about 1 us per 55-field row).
+
+The other half of the cost is the CPU cache: 10,000 rows of ``QueryStat`` hold about
+560,000 value objects, far more than the cache holds, and building a model touches each
+value (its reference count), as does freeing the driver's row later. With
+``release=True`` :func:`parse_rows` frees each row as soon as its model took the values,
+while they are still in the cache, instead of freeing all the rows afterwards. At
+10,000 rows both halve what the models cost the call (a profile is in
+docs/benchmarks.md, *Where the time of a 10,000-row call goes*).
 """
 
 from __future__ import annotations
@@ -37,10 +47,10 @@ class ParseError(PgStatKitError, RuntimeError):
     """
 
 
-_BUILDERS: dict[type[Any], Callable[..., Any]] = {}
+_BUILDERS: dict[type[Any], Callable[[Sequence[object]], Any]] = {}
 
 
-def _builder(model: type[Any]) -> Callable[..., Any]:
+def _builder(model: type[Any]) -> Callable[[Sequence[object]], Any]:
     """The cached fast constructor of ``model``."""
     build = _BUILDERS.get(model)
     if build is None:
@@ -48,42 +58,53 @@ def _builder(model: type[Any]) -> Callable[..., Any]:
     return build
 
 
-def _make_builder(model: type[Any]) -> Callable[..., Any]:
-    """A fast constructor for a frozen, slotted dataclass ``model`` (see the module doc).
+def _make_builder(model: type[Any]) -> Callable[[Sequence[object]], Any]:
+    """A fast constructor ``build(row)`` for a frozen, slotted dataclass ``model`` (see
+    the module doc): ``row`` holds the field values in order.
 
-    Falls back to ``model`` itself if the twin's layout cannot stand in for the model's.
+    Falls back to ``model(*row)`` if the twin's layout cannot stand in for the model's.
     """
-    fields = dataclasses.fields(model)
+    names = [f.name for f in dataclasses.fields(model)]
     twin = dataclasses.make_dataclass(
         f"_{model.__name__}Builder",
-        [(f.name, f.type) for f in fields],
+        names,
         bases=model.__bases__,
         slots=True,
+        init=False,
         eq=False,
         repr=False,
         match_args=False,
     )
-    probe = twin(*([None] * len(fields)))
     try:
-        probe.__class__ = model
+        object.__new__(twin).__class__ = model
     except TypeError:  # pragma: no cover - a layout CPython will not swap
-        return model
-
-    def build(*values: object) -> Any:
-        instance = twin(*values)
-        instance.__class__ = model
-        return instance
-
+        return lambda row: model(*row)
+    # The names are the model's field names (identifiers: dataclasses checked them).
+    source = (
+        "def build(row):\n"
+        "    self = new(twin)\n"
+        f"    {', '.join(f'self.{name}' for name in names)}, = row\n"
+        "    self.__class__ = model\n"
+        "    return self\n"
+    )
+    namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "model": model}
+    exec(source, namespace)  # noqa: S102 - fixed text over the model's field names
+    build: Callable[[Sequence[object]], Any] = namespace["build"]
     return build
 
 
-def parse_rows(model: type[M], result: Result) -> list[M]:
+def parse_rows(model: type[M], result: Result, *, release: bool = False) -> list[M]:
     """Build one ``model`` per row of ``result``.
+
+    ``release``: empty ``result.rows`` (when it is a list) while building, each row
+    dropped right after its model is made (see the module doc); for a result nothing
+    reads afterwards, as an operation's step's own.
 
     Raises:
         ParseError: the columns are not the model's fields in order.
     """
-    if not result.rows:
+    rows = result.rows
+    if not rows:
         return []
     expected: tuple[str, ...] = model._FIELD_NAMES  # type: ignore[attr-defined]
     if tuple(result.columns) != expected:
@@ -93,10 +114,14 @@ def parse_rows(model: type[M], result: Result) -> list[M]:
             f"{model.__name__}: columns do not match the model "
             f"(missing {missing}, unexpected {extra}, or out of order)"
         )
-    build: Callable[..., M] = _builder(model)
+    build: Callable[[Sequence[object]], M] = _builder(model)
     try:
-        return [build(*row) for row in result.rows]
-    except TypeError:  # a row with the wrong number of values
+        if release and type(rows) is list:
+            rows.reverse()  # popped from the end: first row first
+            take = rows.pop
+            return [build(take()) for _ in range(len(rows))]
+        return [build(row) for row in rows]
+    except (TypeError, ValueError):  # a row with the wrong number of values (or none)
         raise ParseError(f"{model.__name__}: a row does not have {len(expected)} values") from None
 
 
