@@ -75,8 +75,9 @@ def _make_builder(model: type[Any]) -> Callable[[Sequence[object]], Any]:
         repr=False,
         match_args=False,
     )
+    probe: Any = object.__new__(twin)
     try:
-        object.__new__(twin).__class__ = model
+        probe.__class__ = model
     except TypeError:  # pragma: no cover - a layout CPython will not swap
         return lambda row: model(*row)
     # The names are the model's field names (identifiers: dataclasses checked them).
