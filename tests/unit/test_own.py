@@ -94,3 +94,18 @@ def test_every_table_of_the_schema_migrations_is_an_own_table() -> None:
     assert created, schema_dir
     assert created <= set(OWN_TABLES), sorted(created - set(OWN_TABLES))
     assert OWN_TABLES[0] == "pgstatkit_meta"
+
+
+def test_marked_reuses_the_marked_text_of_a_statement() -> None:
+    from pgstatkit._drive import MARK_CACHE_MAX_CHARS, marked
+    from pgstatkit._protocol import Query
+
+    text = "SELECT 1 AS x"
+    first = marked(Query(text, (1,)))
+    again = marked(Query("".join(["SELECT 1", " AS x"]), (2,)))  # equal text, new object
+    assert first.sql == mark(text)
+    assert again.sql is first.sql  # the same string: its hash is computed once
+    assert again.params == (2,)
+    long = "SELECT " + "1, " * MARK_CACHE_MAX_CHARS + "1"  # not kept in the cache
+    assert marked(Query(long)).sql == mark(long)
+    assert marked(Query(long)).sql is not marked(Query(long)).sql
