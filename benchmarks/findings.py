@@ -26,7 +26,7 @@ METRICS_GOAL = 1.5
 LARGE_ROWS = 1000  # a "large" result: the 10,000-row calls
 HEADING = re.compile(
     r"^### (.+?): (latency at [\d,]+ entries|growth .*|peak client memory|pgbench .*"
-    r"|event-loop iterations .*|metrics scrapes at [\d,]+ entries)$"
+    r"|event-loop iterations .*|client CPU per call|metrics scrapes at [\d,]+ entries)$"
 )
 
 
@@ -39,6 +39,7 @@ class Server:
     memory: list[list[str]] = field(default_factory=list)
     pgbench: list[list[str]] = field(default_factory=list)
     loops: list[list[str]] = field(default_factory=list)
+    cpu: list[list[str]] = field(default_factory=list)
     metrics: dict[str, list[list[str]]] = field(default_factory=dict)
 
 
@@ -65,7 +66,7 @@ def parse(text: str) -> Page:
                 continue
             current = {"latency": server.latency, "growth": server.growth,
                        "peak": server.memory, "pgbench": server.pgbench,
-                       "event-loop": server.loops}[kind]  # fmt: skip
+                       "event-loop": server.loops, "client": server.cpu}[kind]  # fmt: skip
         elif line.startswith("#"):
             current = None
         elif current is not None and line.startswith("|") and not line.startswith("|-"):
@@ -164,6 +165,24 @@ def _loops(server: Server) -> str:
     )
 
 
+def _cpu(server: Server) -> str:
+    if not server.cpu:
+        return ""
+    small = [_num(r[5]) for r in server.cpu if _num(r[2]) < LARGE_ROWS]
+    large = [r for r in server.cpu if _num(r[2]) >= LARGE_ROWS]
+    text = (
+        "pgstatkit's own client work (its process's CPU time above the same-SQL floor's): "
+        f"{_span(small, '.2f')} ms per call returning fewer than {LARGE_ROWS:,} rows"
+    )
+    if large:
+        text += (
+            f"; {_span((_num(r[5]) for r in large), '.2f')} ms for {LARGE_ROWS:,} rows or "
+            f"more, {_span((_num(r[6]) for r in large), '.2f')} us per row (the floor's own "
+            f"CPU there: {_span((_num(r[4]) for r in large), '.2f')} ms)"
+        )
+    return text + "."
+
+
 def _metrics(server: Server) -> list[str]:
     out = []
     for entries, rows in server.metrics.items():
@@ -196,6 +215,7 @@ def render(text: str) -> str:
             continue
         lines = [
             _by_size(server),
+            _cpu(server),
             _loops(server),
             _server_share(server),
             _memory(server),

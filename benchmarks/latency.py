@@ -18,6 +18,12 @@ order rotates each repetition, so machine drift and ordering effects cancel):
     (``pg_stat_statements`` calls only) the bare ``SELECT`` with
     ``pg_stat_statements(showtext := false)`` instead of the view: what remains when the
     server does not read its query-text file.
+
+Every variant returns its rows (pgstatkit: models; the others: the driver's rows), and
+each result is freed after its timing stops, never inside the next variant's. Besides
+the wall clock, each run's CPU time of this process (``time.process_time``) is kept:
+pgstatkit's CPU minus the floor's is its own work, which the other jobs on a shared
+machine do not blur as they blur the wall clock.
 """
 
 from __future__ import annotations
@@ -90,13 +96,18 @@ CALLS: tuple[Call, ...] = (
 
 @dataclass
 class Sample:
-    """Timings (seconds) of one variant."""
+    """Timings (seconds) of one variant: wall clock, and this process's CPU time."""
 
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.times)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
 
     def quantile(self, q: float) -> float:
         if len(self.times) < 2:
@@ -287,11 +298,12 @@ async def measure_call(
     for rep in range(warmup + reps):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = await variants[name]()
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             if rep >= warmup:
                 samples[name].times.append(elapsed)
+                samples[name].cpu.append(cpu)
             if name == "pgstatkit":
                 rows = len(result) if isinstance(result, list) else 1
             # Every variant returns its rows (models or the driver's rows), freed here,

@@ -45,6 +45,10 @@ HEADERS = {
     + " | ".join(f"{v} ms" for v in VARIANTS.values())
     + " | load average |",
     "loops": "| call | pgstatkit | same-SQL floor | extra |",
+    "cpu": (
+        "| call | driver | rows | pgstatkit CPU ms | same-SQL floor CPU ms | extra ms | "
+        "extra us per row |"
+    ),
     "metrics": (
         "| subject | scrape ms | server ms per scrape | server vs floor | bytes | series | "
         "process RSS MiB |"
@@ -175,6 +179,33 @@ def _loops(server: ServerResult) -> list[str]:
     for m in rows:
         ours, floor = m.loop_iterations["pgstatkit"], m.loop_iterations["same_sql"]
         lines.append(f"| `{m.call.label}` | {ours:.1f} | {floor:.1f} | {ours - floor:+.1f} |")
+    return [*lines, ""]
+
+
+def _cpu(server: ServerResult) -> list[str]:
+    if not server.measurements:
+        return []
+    top = max(m.entries for m in server.measurements)
+    rows = [m for m in server.measurements if m.entries == top]
+    lines = [
+        f"### {server.name}: client CPU per call",
+        "",
+        "Median CPU time of the benchmark's process per run (`time.process_time`, the "
+        "same runs as the latency table): the client's own work, which other jobs on the "
+        "machine slow down but do not add to. *extra* is what pgstatkit does beyond the "
+        "driver returning the same rows; per row where the call returned rows.",
+        "",
+        HEADERS["cpu"],
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for m in rows:
+        ours = m.variants["pgstatkit"].cpu_median
+        floor = m.variants["same_sql"].cpu_median
+        per_row = f"{(ours - floor) / m.rows * 1e6:.2f}" if m.rows else "-"
+        lines.append(
+            f"| `{m.call.label}` | {m.driver} | {m.rows:,} | {_ms(ours)} | {_ms(floor)} | "
+            f"{(ours - floor) * 1000:+.2f} | {per_row} |"
+        )
     return [*lines, ""]
 
 
@@ -318,7 +349,7 @@ def _kept(previous: str, server: str, kind: str) -> list[str]:
     """The blocks of ``previous`` (an earlier page) for ``server``'s section ``kind``."""
     prefix = f"### {server}: "
     starts = {
-        "latency": ("latency at", "growth", "peak client memory", "event-loop"),
+        "latency": ("latency at", "growth", "peak client memory", "client CPU", "event-loop"),
         "pgbench": ("pgbench",),
         "metrics": ("metrics scrapes",),
     }[kind]
@@ -388,10 +419,16 @@ def render(
         f"{GOAL:.2f}x.",
         "- *bare SELECT*: only the operation's `SELECT`, in autocommit. The difference "
         "to the same-SQL floor is the price of the safety guard (timeouts, read-only "
-        "transaction, rollback: two more round trips).",
+        "transaction, rollback: four more round trips, `BEGIN`, the setup, the probe and "
+        "`ROLLBACK`).",
         "- *showtext=false*: the bare `SELECT` reading "
         "`pg_stat_statements(showtext := false)` instead of the view, to show how much "
         "of the server's work is reading the query-text file.",
+        "",
+        "Every variant returns its rows (pgstatkit: models; the others: the driver's "
+        "rows), freed after its timing stopped, never inside the next variant's. With the "
+        "wall clock, the CPU time of the benchmark's process is taken for each run "
+        "(*client CPU per call*).",
         "",
         "**Memory.** Peak Python-heap allocation (`tracemalloc`) of one call with its "
         "result still referenced; memory the drivers allocate outside the Python "
@@ -442,6 +479,7 @@ def render(
                 ]
             out += [*_growth(server), ""]
             out += [*_memory(server), ""]
+            out += _cpu(server)
             out += _loops(server)
         else:
             out += _kept(kept, server.name, "latency")
