@@ -156,13 +156,22 @@ def _pgbench(server: Server) -> str:
 def _loops(server: Server) -> str:
     if not server.loops:
         return ""
-    extra = [_num(r[3]) for r in server.loops]
-    floor = [_num(r[2]) for r in server.loops]
-    return (
-        f"On asyncpg a call takes {_span(extra, '.0f')} event-loop iterations more than the "
-        f"same-SQL floor's {_span(floor, '.0f')} (the cancellation shields' tasks around "
-        "BEGIN and the rollback): what remains of the overhead of fast calls."
+    large = {r[0] for r in server.latency if _num(r[2]) >= LARGE_ROWS}
+    few = [r for r in server.loops if r[0] not in large]
+    many = [r for r in server.loops if r[0] in large]
+    text = (
+        f"On asyncpg a call returning fewer than {LARGE_ROWS:,} rows takes "
+        f"{_span((_num(r[3]) for r in few), '.0f')} event-loop iterations more than the "
+        f"same-SQL floor's {_span((_num(r[2]) for r in few), '.0f')} (the cancellation "
+        "shields' tasks around BEGIN and the rollback)"
     )
+    if many:
+        text += (
+            f"; with {LARGE_ROWS:,} rows or more the count follows how the rows arrive "
+            f"({_span((_num(r[3]) for r in many), '.0f')} more than the floor's "
+            f"{_span((_num(r[2]) for r in many), '.0f')})"
+        )
+    return text + "."
 
 
 def _cpu(server: Server) -> str:

@@ -59,6 +59,41 @@ PLUGIN_HEADING = "## pytest plugin: overhead per test"
 PLUGIN_MARKERS = ("<!-- pytest-plugin-benchmark -->", "<!-- /pytest-plugin-benchmark -->")
 """Around the section, so that ``run.py --plugin-only`` replaces only it."""
 
+WHERE_THE_TIME_GOES = (
+    "**Where the time of a call goes.** pgstatkit sends the floor's statements, so its "
+    "round trips are the floor's five (`BEGIN`, setup, probe, the `SELECT`, `ROLLBACK`); "
+    "what it adds is work in the client (*client CPU per call*). A profile "
+    "(`time.process_time`, pgstatkit and the floor interleaved, PostgreSQL 18.6, load "
+    "average about 3 on the 2 CPUs, 2026-11-29):",
+    "",
+    "- *10,000 rows* (`top_queries_by_total_time(limit=10000)`, 9,906 rows, asyncpg): the "
+    "floor's client CPU is 40-43 ms (asyncpg decoding the rows); pgstatkit's is "
+    "10.5-11.2 ms more, of which 10.2-10.3 ms (1.03 us per row) is building the models "
+    "and freeing each driver row right after (`pgstatkit/_parse.py`), the rest 0.3-0.9 "
+    "ms; the code before (one `__init__` call per row, the driver's rows freed after "
+    "all models were built) was 25.7 ms more (2.4 us per row). Merely copying each "
+    "row's 56 values into a tuple costs 1.3-1.5 us per row: a model costs no more than "
+    "touching each value once, which any conversion must (the values are spread over "
+    "some 20 MB, beyond the CPU's caches). Against the floor's wall time (about "
+    "180-200 ms here) that is 1.05-1.06x. The latency run's own *client CPU per call* "
+    "can show up to twice that: other jobs on the 2 CPUs slow the client's work down "
+    "as well, unevenly (identical rows cost 8-30 ms more on one run of PostgreSQL 15).",
+    "- *a few rows* (`database_statistics()`, 1 row, 600 runs of each, four times): asyncpg "
+    "takes 16 event-loop iterations to the floor's 10; the 6 more are the tasks of the two "
+    "shields around `BEGIN` and the rollback, which keep a cancellation from leaving the "
+    "connection inside pgstatkit's transaction (75-90 us of CPU); the runner's own "
+    "bookkeeping (parsing the setup and the probe, the marker, the model, the cleanups' "
+    "check) is 125-145 us, spread over some twenty functions (60-75 us of user time in a "
+    "process that runs only pgstatkit's calls). psycopg takes 25 iterations, as each "
+    "statement also runs in a task of its own: psycopg does not finish a cancelled "
+    "statement by itself, so the first cancellation must reach it while later ones wait "
+    "(160-170 us). pgstatkit / floor was 1.12-1.16x on asyncpg and 1.11-1.15x on "
+    "psycopg (floor 1.7-3.0 ms); without the shields (not safe: for the profile only) "
+    "1.06-1.10x and 1.07-1.08x: on a call of 2-3 ms, what is above 1.10x is the price "
+    "of the cancellation guarantees.",
+)
+"""Static text of the method (a profile); numbers of the run are in the tables."""
+
 SECTIONS = ("latency", "pgbench", "metrics")
 """What ``benchmarks/run.py --only`` can choose; the others are kept from the page."""
 
@@ -429,6 +464,8 @@ def render(
         "rows), freed after its timing stopped, never inside the next variant's. With the "
         "wall clock, the CPU time of the benchmark's process is taken for each run "
         "(*client CPU per call*).",
+        "",
+        *WHERE_THE_TIME_GOES,
         "",
         "**Memory.** Peak Python-heap allocation (`tracemalloc`) of one call with its "
         "result still referenced; memory the drivers allocate outside the Python "

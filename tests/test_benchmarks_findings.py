@@ -64,3 +64,29 @@ def test_the_findings_change_with_the_tables():
     faster = faster.replace("| 1.44x | **over** |", "| 1.17x | ok |", 1)
     text = findings.render(faster)
     assert "2 of 3 calls meet the 1.10x goal" in text and "1.30x" not in text
+
+
+CPU_AND_LOOPS = """
+### PostgreSQL 99.1 (system): client CPU per call
+
+| call | driver | rows | pgstatkit CPU ms | same-SQL floor CPU ms | extra ms | extra us per row |
+|---|---|--:|--:|--:|--:|--:|
+| `top_queries_by_total_time(limit=10000)` | asyncpg | 10,000 | 60.00 | 50.00 | +10.00 | 1.00 |
+| `database_statistics()` | asyncpg | 1 | 0.40 | 0.25 | +0.15 | 150.00 |
+| `index_usage(limit=50)` | psycopg | 50 | 1.50 | 1.00 | +0.50 | 10.00 |
+
+### PostgreSQL 99.1 (system): event-loop iterations per call (asyncpg)
+
+| call | pgstatkit | same-SQL floor | extra |
+|---|--:|--:|--:|
+| `top_queries_by_total_time(limit=10000)` | 150.0 | 160.0 | -10.0 |
+| `database_statistics()` | 16.0 | 10.0 | +6.0 |
+"""
+
+
+def test_findings_state_the_client_cpu_and_the_loop_iterations():
+    text = findings.render(TINY + CPU_AND_LOOPS)
+    assert "0.15 to 0.50 ms per call returning fewer than 1,000 rows" in text
+    assert "10.00 ms for 1,000 rows or more, 1.00 us per row" in text
+    assert "fewer than 1,000 rows takes 6 event-loop iterations more" in text
+    assert "the count follows how the rows arrive (-10 more than the floor's 160)" in text
