@@ -33,7 +33,7 @@ for path in sorted((root / "queries").glob("*.sql")):
     assert _sql.blocks(path.name), path
 for name in _install.PLANS:
     _install.plan_sql(name)
-assert [m.version for m in _install.load_migrations()] == [1, 2, 3]
+assert [m.version for m in _install.load_migrations()] == [1, 2, 3, 4]
 assert _install.view_definitions((1, 12), "public")
 assert migrations.install_statements() and migrations.uninstall_statements()
 print("loaded from", root)
