@@ -36,15 +36,26 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def keep_advisor_block(path: Path, text: str) -> str:
-    """``text`` with the index advisor's section of the page at ``path`` (written by
-    benchmarks/advisor_bench.py) kept before the Findings."""
-    start, end = "<!-- advisor-benchmark -->", "<!-- /advisor-benchmark -->"
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if start not in old or end not in old or "## Findings" not in text:
+KEPT_BLOCKS = (
+    ("<!-- advisor-benchmark -->", "<!-- /advisor-benchmark -->"),  # advisor_bench.py
+    ("<!-- history-bench:begin -->", "<!-- history-bench:end -->"),  # history.py
+)
+"""Sections of the page that other scripts write: run.py keeps them as they are."""
+
+
+def keep_blocks(old: str, text: str) -> str:
+    """``text`` with the sections of ``old`` (the page before) that other scripts wrote
+    (:data:`KEPT_BLOCKS`), in the page's order, before the Findings."""
+    if "## Findings" not in text:
         return text
-    block = old[old.index(start) : old.index(end) + len(end)]
-    return text.replace("## Findings", block + "\n\n## Findings", 1)
+    found = sorted(
+        (old.index(start), old[old.index(start) : old.index(end) + len(end)])
+        for start, end in KEPT_BLOCKS
+        if start in old and end in old
+    )
+    for _, block in found:
+        text = text.replace("## Findings", block + "\n\n## Findings", 1)
+    return text
 
 
 def installations(which: str) -> list[Installation]:
@@ -281,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         previous=previous,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    text = keep_advisor_block(args.output, text)
+    old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+    text = keep_blocks(old, text)
     args.output.write_text(text, encoding="utf-8")
     log(f"wrote {args.output} in {time.perf_counter() - began:.0f} s")
     return 0

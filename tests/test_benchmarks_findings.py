@@ -90,3 +90,22 @@ def test_findings_state_the_client_cpu_and_the_loop_iterations():
     assert "10.00 ms for 1,000 rows or more, 1.00 us per row" in text
     assert "fewer than 1,000 rows takes 6 event-loop iterations more" in text
     assert "the count follows how the rows arrive (-10 more than the floor's 160)" in text
+
+
+def test_a_partial_rerun_keeps_the_sections_other_scripts_wrote() -> None:
+    """`benchmarks/run.py --only latency` rewrites its own sections and keeps the index
+    advisor's and the history's (written by advisor_bench.py and history.py) as they
+    were, in order, before the Findings."""
+    import run  # benchmarks/ is on sys.path above
+
+    old = PAGE.read_text(encoding="utf-8")
+    fresh = "# Benchmarks\n\nnew tables\n\n## Findings\n\n- new\n"
+    kept = run.keep_blocks(old, fresh)
+    for start, end in run.KEPT_BLOCKS:
+        assert start in old, start
+        block = old[old.index(start) : old.index(end) + len(end)]
+        assert block in kept
+    in_old = sorted(run.KEPT_BLOCKS, key=lambda b: old.index(b[0]))
+    in_kept = sorted(run.KEPT_BLOCKS, key=lambda b: kept.index(b[0]))
+    assert in_old == in_kept
+    assert kept.index("## Findings") > max(kept.index(start) for start, _ in run.KEPT_BLOCKS)
