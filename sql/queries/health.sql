@@ -6,7 +6,7 @@
 -- pg_relation_size, so a table locked by someone else never stalls the check).
 
 -- name: environment
--- $1 lock_timeout for the rest of the call (SET LOCAL).
+-- What the checks need to know (the call's lock timeout is set by the guard).
 SELECT pg_catalog.current_database()::text AS database,
        pg_catalog.current_setting('server_version_num')::int4 AS server_version_num,
        r.rolsuper AS superuser,
@@ -35,8 +35,7 @@ SELECT pg_catalog.current_database()::text AS database,
        (SELECT EXTRACT(EPOCH FROM pg_catalog.now()
                        - coalesce(d.stats_reset, pg_catalog.pg_postmaster_start_time()))::float8
         FROM pg_catalog.pg_stat_database AS d
-        WHERE d.datname = pg_catalog.current_database()) AS stats_age_s,
-       pg_catalog.set_config('lock_timeout', $1, true) AS lock_timeout
+        WHERE d.datname = pg_catalog.current_database()) AS stats_age_s
 FROM pg_catalog.pg_roles AS r
 WHERE r.rolname = CURRENT_USER;
 

@@ -150,11 +150,15 @@ CROSS JOIN (
 ) AS f;
 
 -- name: store_last
--- STORE. $1 target id: when its last snapshot was captured (NULL: none).
+-- STORE. $1 target id: when its last snapshot was captured (NULL: none), and its
+-- roll-up frontier (NULL: nothing rolled up yet), so the snapshot knows whether the
+-- hour it closes needs a roll-up run.
 SELECT (SELECT s.captured_at FROM {{schema}}.history_snapshots AS s
         WHERE s.target_id = $1::int4
         ORDER BY s.captured_at DESC, s.id DESC
-        LIMIT 1) AS captured_at;
+        LIMIT 1) AS captured_at,
+       (SELECT t.rolled_up_until FROM {{schema}}.history_targets AS t
+        WHERE t.id = $1::int4) AS rolled_up_until;
 
 -- name: store_snapshot
 -- STORE. The snapshot's row: $1 target id, $2 captured_at, $3 previous captured_at,

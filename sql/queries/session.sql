@@ -4,12 +4,15 @@
 -- setup reads no catalog: a statement's timeout is armed when the statement starts, so
 -- a catalog read in the statement that sets the timeouts would run under the caller's
 -- settings and could wait without end for a lock (an open transaction that ran
--- LOCK TABLE pg_catalog.pg_extension, for example). Parameters: $1 the timeout (text,
--- e.g. '5000ms'), used for both statement_timeout and lock_timeout; $2 'on' to make the
--- transaction read-only or NULL to leave it; $3 search_path to pin or NULL to leave it.
+-- LOCK TABLE pg_catalog.pg_extension, for example). Parameters: $1 the statement
+-- timeout (text, e.g. '5000ms'); $4 the lock timeout (the same unless the operation
+-- names its own); $2 'on' to make the transaction read-only or NULL to leave it; $3
+-- search_path to pin or NULL to leave it; $5 / $6 the names / values of the operation's
+-- own settings (planner, JIT, work_mem...), NULL for none.
 -- Every setting is SET LOCAL (set_config(..., true)): it ends with the transaction or
 -- savepoint, so the caller's session settings are never touched. The previous values
--- are returned so a committed savepoint can put them back. The inner query carries
+-- are returned (of the operation's own settings too, with their names) so a committed
+-- savepoint can put them back (restore: $4 / $5 those names / values). The inner query carries
 -- OFFSET 0 so it is evaluated (and the old values read) before set_config runs.
 --
 -- probe runs next, under those timeouts: what the operations need to know about the
@@ -25,16 +28,23 @@
 SELECT prev.statement_timeout AS prev_statement_timeout,
        prev.lock_timeout AS prev_lock_timeout,
        prev.search_path AS prev_search_path,
+       $5::text[] AS setting_names,
+       prev.settings AS prev_settings,
        pg_catalog.set_config('statement_timeout', $1, true) AS statement_timeout,
-       pg_catalog.set_config('lock_timeout', $1, true) AS lock_timeout,
+       pg_catalog.set_config('lock_timeout', $4, true) AS lock_timeout,
        CASE WHEN $2::text IS NOT NULL
             THEN pg_catalog.set_config('transaction_read_only', $2::text, true) END AS read_only,
        CASE WHEN $3::text IS NOT NULL
-            THEN pg_catalog.set_config('search_path', $3::text, true) END AS search_path
+            THEN pg_catalog.set_config('search_path', $3::text, true) END AS search_path,
+       (SELECT pg_catalog.count(pg_catalog.set_config(s.name, s.value, true))
+        FROM ROWS FROM (pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]))
+            AS s (name, value)) AS settings
 FROM (
     SELECT pg_catalog.current_setting('statement_timeout') AS statement_timeout,
            pg_catalog.current_setting('lock_timeout') AS lock_timeout,
-           pg_catalog.current_setting('search_path') AS search_path
+           pg_catalog.current_setting('search_path') AS search_path,
+           (SELECT pg_catalog.array_agg(pg_catalog.current_setting(s.name) ORDER BY s.n)
+            FROM pg_catalog.unnest($5::text[]) WITH ORDINALITY AS s (name, n)) AS settings
     OFFSET 0
 ) AS prev;
 
@@ -52,7 +62,10 @@ LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace;
 -- After a committed savepoint: put back the values the caller had.
 SELECT pg_catalog.set_config('statement_timeout', $1, true),
        pg_catalog.set_config('lock_timeout', $2, true),
-       pg_catalog.set_config('search_path', $3, true);
+       pg_catalog.set_config('search_path', $3, true),
+       (SELECT pg_catalog.count(pg_catalog.set_config(s.name, s.value, true))
+        FROM ROWS FROM (pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]))
+            AS s (name, value)) AS settings;
 
 -- name: prepared_statement
 -- Cleanup of a generic plan: is the statement $1 prepared in this session?

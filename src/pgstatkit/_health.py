@@ -1931,10 +1931,9 @@ def health(
     exact = _validate.flag(pgstattuple, "pgstattuple")
     limits = threshold_values(thresholds)
     timeout = _validate.timeout_ms(timeout_ms)
-    lock_timeout = f"{min(timeout, LOCK_TIMEOUT_MS)}ms"
 
     def steps(ctx: Context) -> Steps[HealthReport]:
-        env_rows = _rows((yield Query(_q("environment"), (lock_timeout,))))
+        env_rows = _rows((yield Query(_q("environment"))))
         env = _Env(ctx, env_rows[0], limits, timeout, exact)
         findings: list[HealthFinding] = []
         for name in names:
@@ -1951,4 +1950,4 @@ def health(
             findings.extend(found)
         return HealthReport(names, tuple(findings))
 
-    return Operation("health", steps, timeout)
+    return Operation("health", steps, timeout, lock_timeout_ms=min(timeout, LOCK_TIMEOUT_MS))

@@ -848,10 +848,6 @@ def _rows(result: Result) -> list[dict[str, Any]]:
     return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
 
 
-def _lock_timeout(ms: int) -> Query:
-    return Query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", (f"{ms}ms",))
-
-
 Key = tuple[int, int, int, bool]
 """An entry's key: (dbid, userid, queryid, toplevel)."""
 
@@ -896,6 +892,9 @@ class Written:
     text_dbid: list[int]
     text_queryid: list[int]
     want_names: bool
+    roll_up_due: bool
+    """The target's roll-up frontier is before the UTC hour of this snapshot: an hour
+    closed, or nothing is rolled up yet (:func:`roll_up` has work, or sets the frontier)."""
 
 
 def _try(sql: str, *sqlstates: str) -> Steps[None]:
@@ -926,7 +925,6 @@ def prepare(schema: str, target: str, timeout_ms: int, lock_ms: int) -> Operatio
     sql = _Sql(schema)
 
     def steps(ctx: Context) -> Steps[Prepared]:
-        yield _lock_timeout(lock_ms)
         yield from _require_store(sql)
         now = _named((yield Query("SELECT pg_catalog.now() AS now")))["now"]
         for row in _rows((yield Query(sql.store("partitions"), (schema, now)))):
@@ -954,7 +952,9 @@ def prepare(schema: str, target: str, timeout_ms: int, lock_ms: int) -> Operatio
             list(row["fingerprint"] or ()),
         )
 
-    return Operation("history_snapshot", steps, timeout_ms, read_only=False, commit=True)
+    return Operation(
+        "history_snapshot", steps, timeout_ms, read_only=False, commit=True, lock_timeout_ms=lock_ms
+    )
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -985,15 +985,6 @@ def read_target(prepared: Prepared, timeout_ms: int, lock_ms: int) -> Operation[
 
     def steps(ctx: Context) -> Steps[Reading]:
         version, pgss_schema = ctx.require_pg_stat_statements()
-        yield _lock_timeout(lock_ms)
-        # the counters travel as JSON: shortest exact float text whatever the session says;
-        # a custom plan makes the store's hashes a constant array, looked up by hash (a
-        # driver's cached statement would otherwise get a generic plan after five runs,
-        # and the generic plan scans the array for every entry)
-        yield Query(
-            "SELECT pg_catalog.set_config('extra_float_digits', '3', true),"
-            " pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true)"
-        )
         params = (prepared.fingerprint, prepared.captured_at is None, prepared.stats_reset)
         row = _named((yield Query(_read_target_sql(version, pgss_schema), params)))
         arrays = _moved_arrays(json.loads(row["moved"]) if row["moved"] else [])
@@ -1034,7 +1025,9 @@ def read_target(prepared: Prepared, timeout_ms: int, lock_ms: int) -> Operation[
             arrays=tuple(arrays),
         )
 
-    return Operation("history_snapshot", steps, timeout_ms)
+    return Operation(
+        "history_snapshot", steps, timeout_ms, lock_timeout_ms=lock_ms, settings=READ_SETTINGS
+    )
 
 
 def interval_status(prepared: Prepared, reading: Reading) -> tuple[Status, int | None]:
@@ -1062,13 +1055,6 @@ def write(
     status, evictions = interval_status(prepared, reading)
 
     def steps(ctx: Context) -> Steps[Written]:
-        yield _lock_timeout(lock_ms)
-        # the ~1,000 moved entries look their state up by its primary key: hashing every
-        # state row of the target (10,000 wide rows) cost twice as much
-        yield Query(
-            "SELECT pg_catalog.set_config('enable_hashjoin', 'off', true),"
-            " pg_catalog.set_config('enable_mergejoin', 'off', true)"
-        )
         locked = _named((yield Query(sql.store("store_lock"), (LOCK_SPACE, prepared.target_id))))
         last = _named((yield Query(sql.store("store_last"), (prepared.target_id,))))
         if not locked["locked"] or last["captured_at"] != prepared.captured_at:
@@ -1162,15 +1148,26 @@ def write(
             entries_gone=int(counts["gone"]),
             texts_read=0,
         )
+        frontier = last["rolled_up_until"]
+        hour = _utc(reading.captured_at).replace(minute=0, second=0, microsecond=0)
         return Written(
             snapshot_id,
             snapshot,
             list(counts["text_dbid"] or []),
             list(counts["text_queryid"] or []),
             int(counts["new"]) > 0,
+            frontier is None or _utc(frontier) < hour,
         )
 
-    return Operation("history_snapshot", steps, timeout_ms, read_only=False, commit=True)
+    return Operation(
+        "history_snapshot",
+        steps,
+        timeout_ms,
+        read_only=False,
+        commit=True,
+        lock_timeout_ms=lock_ms,
+        settings=WRITE_SETTINGS,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1213,7 +1210,6 @@ def write_texts(
     sql = _Sql(schema)
 
     def steps(ctx: Context) -> Steps[int]:
-        yield _lock_timeout(lock_ms)
         target_id = yield from _target_id(sql, written.snapshot.target)
         if texts.query:
             yield Query(
@@ -1229,7 +1225,9 @@ def write_texts(
         )
         return len(texts.query)
 
-    return Operation("history_snapshot", steps, timeout_ms, read_only=False, commit=True)
+    return Operation(
+        "history_snapshot", steps, timeout_ms, read_only=False, commit=True, lock_timeout_ms=lock_ms
+    )
 
 
 def _target_id(sql: _Sql, target: str) -> Steps[int]:
@@ -1327,7 +1325,6 @@ def changes(
 
     def steps(ctx: Context) -> Steps[HistoryChanges]:
         yield from _require_store(sql)
-        yield _aggregate_settings()
         summary = _named((yield Query(sql.store("window_summary"), (target, since, until))))
         version = _oldest(summary["pgss_versions"])
         result = yield Query(
@@ -1367,7 +1364,7 @@ def changes(
             statements=tuple(statements),
         )
 
-    return Operation("history_changes", steps, timeout_ms)
+    return Operation("history_changes", steps, timeout_ms, settings=AGGREGATE_SETTINGS)
 
 
 def timeline(
@@ -1516,7 +1513,6 @@ def prune(
     sql = _Sql(schema)
 
     def steps(ctx: Context) -> Steps[PruneResult]:
-        yield _lock_timeout(lock_ms)
         yield from _require_store(sql)
         plan = _rows((yield Query(sql.store("prune_partitions"), (schema, keep.total_seconds()))))
         cutoff = plan[0]["cutoff"]
@@ -1531,24 +1527,35 @@ def prune(
             cutoff, dropped, int(rows["snapshots"]), int(texts["texts"]), int(rows["hourly"])
         )
 
-    return Operation("history_prune", steps, timeout_ms, read_only=False, commit=True)
+    return Operation(
+        "history_prune", steps, timeout_ms, read_only=False, commit=True, lock_timeout_ms=lock_ms
+    )
 
 
 # ----------------------------------------------------------------------- roll-ups
 
 
-def _aggregate_settings() -> Query:
-    """``SET LOCAL`` for an aggregation over many delta rows: a hash aggregate of every
-    entry fits in ``work_mem`` (not 4 MB: it would sort on disk), no JIT (compiling
-    some forty aggregates costs more than it saves at this size), and a custom plan
-    (planned for the window's times; a driver's cached statement would otherwise get a
-    generic plan after five runs: about a millisecond of planning against hundreds)."""
-    return Query(
-        "SELECT pg_catalog.set_config('work_mem', $1, true),"
-        " pg_catalog.set_config('jit', 'off', true),"
-        " pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true)",
-        (CHANGES_WORK_MEM,),
-    )
+AGGREGATE_SETTINGS = (
+    ("work_mem", CHANGES_WORK_MEM),
+    ("jit", "off"),
+    ("plan_cache_mode", "force_custom_plan"),
+)
+"""The settings of an aggregation over many delta rows: a hash aggregate of every
+entry fits in ``work_mem`` (not 4 MB: it would sort on disk), no JIT (compiling some
+forty aggregates costs more than it saves at this size), and a custom plan (planned for
+the window's times; a driver's cached statement would otherwise get a generic plan
+after five runs: about a millisecond of planning against hundreds)."""
+
+READ_SETTINGS = (("extra_float_digits", "3"), ("plan_cache_mode", "force_custom_plan"))
+"""The settings of the target's read: the counters travel as JSON, so floats are printed
+shortest-exact whatever the session says; a custom plan makes the store's hashes a
+constant array, looked up by hash (a driver's cached statement would otherwise get a
+generic plan after five runs, and a generic plan scans the array for every entry)."""
+
+WRITE_SETTINGS = (("enable_hashjoin", "off"), ("enable_mergejoin", "off"))
+"""The settings of the store's write: the ~1,000 moved entries look their state up by
+its primary key; hashing every state row of the target (10,000 wide rows) cost twice as
+much."""
 
 
 def max_buckets(value: object) -> int:
@@ -1580,7 +1587,8 @@ def roll_up(
 ) -> Operation[RollUp]:
     """One roll-up run of ``target`` (store, one committed transaction): the closed
     hours from its frontier on, at most ``buckets`` of them, one statement per hour;
-    then the frontier moves. Nothing happens (one read) when the frontier is current;
+    then the frontier moves. Nothing happens (one read) when the frontier is current
+    (:func:`history.snapshot` does not even send it then: its write read the frontier);
     ``skipped`` when another run holds the target's roll-up lock (not the snapshot's:
     a roll-up never makes a snapshot fail)."""
     sql = _Sql(schema)
@@ -1591,7 +1599,6 @@ def roll_up(
         return _named((yield Query(sql.store("rollup_plan"), (target,))))
 
     def steps(ctx: Context) -> Steps[RollUp]:
-        yield _lock_timeout(lock_ms)
         row = yield from plan()
         if not row or row["closed_until"] is None:
             return RollUp(
@@ -1608,7 +1615,6 @@ def roll_up(
         first = row["first_hour"]
         start = closed if first is None else min(_utc(first), closed)
         end = min(start + buckets * hour, closed)
-        yield _aggregate_settings()
         rolled, read, written = 0, 0, 0
         at = start
         while at < end:
@@ -1624,4 +1630,12 @@ def roll_up(
             target, rolled, read, written, frontier["rolled_up_until"], end < closed, False
         )
 
-    return Operation("history_roll_up", steps, timeout_ms, read_only=False, commit=True)
+    return Operation(
+        "history_roll_up",
+        steps,
+        timeout_ms,
+        read_only=False,
+        commit=True,
+        lock_timeout_ms=lock_ms,
+        settings=AGGREGATE_SETTINGS,
+    )

@@ -162,6 +162,10 @@ class Operation(Generic[T]):
     steps did (commit, or release the savepoint); otherwise always roll back.
     ``pin_search_path``: resolve unqualified names in ``pg_catalog`` only, so objects
     in the caller's schemas can never shadow the ones pgstatkit means.
+    ``lock_timeout_ms``: the lock timeout (``None``: the statement timeout).
+    ``settings``: (name, value) pairs the guard's first statement also sets for the
+    operation (``SET LOCAL``); like the timeouts they are the caller's again when the
+    call ends, committed or not.
     """
 
     name: str
@@ -170,10 +174,13 @@ class Operation(Generic[T]):
     read_only: bool = True
     commit: bool = False
     pin_search_path: bool = True
+    lock_timeout_ms: int | None = None
+    settings: tuple[tuple[str, str], ...] = ()
 
 
-Previous = tuple[str, str, str]
-"""The caller's (statement_timeout, lock_timeout, search_path), read by the setup."""
+Previous = tuple[str, str, str, list[str] | None, list[str] | None]
+"""The caller's (statement_timeout, lock_timeout, search_path) and, for the names of
+the operation's own settings, their values, read by the setup."""
 
 
 def setup_query(op: Operation[Any]) -> Query:
@@ -182,24 +189,39 @@ def setup_query(op: Operation[Any]) -> Query:
     It reads no catalog, so nothing it does can wait for a lock before the timeouts are
     in effect; :func:`probe_query` follows.
     """
+    lock_ms = op.timeout_ms if op.lock_timeout_ms is None else op.lock_timeout_ms
     return Query(
         _sql.load("session.sql", "setup"),
         (
             f"{op.timeout_ms}ms",
             "on" if op.read_only else None,
             PINNED_SEARCH_PATH if op.pin_search_path else None,
+            f"{lock_ms}ms",
+            [name for name, _ in op.settings] or None,
+            [value for _, value in op.settings] or None,
         ),
     )
 
 
 def parse_setup(result: Result) -> Previous:
-    """The caller's previous (statement_timeout, lock_timeout, search_path)."""
+    """The caller's previous (statement_timeout, lock_timeout, search_path) and the
+    previous values of the operation's own settings."""
     row = dict(zip(result.columns, result.rows[0], strict=True))
     return (
         str(row["prev_statement_timeout"]),
         str(row["prev_lock_timeout"]),
         str(row["prev_search_path"]),
+        _texts(row["setting_names"]),
+        _texts(row["prev_settings"]),
     )
+
+
+def _texts(value: object) -> list[str] | None:
+    """A text[] column as a list of str (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    assert isinstance(value, list | tuple), value
+    return [str(v) for v in value]
 
 
 def probe_query() -> Query:

@@ -126,21 +126,24 @@ async def snapshot(
     lock_ms = _h.lock_timeout_ms(lock_timeout_ms)
     async with open_async(store if store is not None else conn) as store_session:
         if store is None:
-            taken = await _snapshot(store_session, store_session, name, helper, timeout, lock_ms)
+            taken, due = await _snapshot(
+                store_session, store_session, name, helper, timeout, lock_ms
+            )
         else:
             async with open_async(conn) as target_session:
-                taken = await _snapshot(
+                taken, due = await _snapshot(
                     target_session, store_session, name, helper, timeout, lock_ms
                 )
-        await _roll_up_after(store_session, name, helper, timeout, lock_ms)
+        if due:
+            await _roll_up_after(store_session, name, helper, timeout, lock_ms)
         return taken
 
 
 async def _roll_up_after(
     store: AsyncSession, name: str, schema: str, timeout: int, lock_ms: int
 ) -> None:
-    """After a snapshot: the hours it closed into the roll-ups (one read when the
-    frontier is current). A failure leaves the snapshot written and is logged; the next
+    """After a snapshot that closed an hour (its write read the frontier): the closed
+    hours into the roll-ups. A failure leaves the snapshot written and is logged; the next
     snapshot tries again (changes() reads raw deltas wherever roll-ups are missing)."""
     op = _h.roll_up(
         schema=schema, target=name, buckets=_h.ROLL_UP_BUCKETS, timeout_ms=timeout, lock_ms=lock_ms
@@ -158,17 +161,18 @@ async def _snapshot(
     schema: str,
     timeout: int,
     lock_ms: int,
-) -> Snapshot:
+) -> tuple[Snapshot, bool]:
+    """The snapshot, and whether a roll-up run is due after it."""
     prepared = await run_async(store, _h.prepare(schema, name, timeout, lock_ms))
     reading = await run_async(target, _h.read_target(prepared, timeout, lock_ms))
     written = await run_async(store, _h.write(schema, name, prepared, reading, timeout, lock_ms))
     if not (written.text_dbid or written.want_names):
-        return written.snapshot
+        return written.snapshot, written.roll_up_due
     # The snapshot is written; texts are a cache: if this part fails, the next snapshot
     # asks again for every moved statement without a text.
     texts = await run_async(target, _h.read_texts(written, timeout))
     count = await run_async(store, _h.write_texts(schema, written, texts, timeout, lock_ms))
-    return dataclasses.replace(written.snapshot, texts_read=count)
+    return dataclasses.replace(written.snapshot, texts_read=count), written.roll_up_due
 
 
 async def changes(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -455,3 +456,33 @@ async def test_the_read_never_gets_a_generic_plan_on_a_cached_statement(shared: 
     finally:
         await conn.close()
         await store.close()
+
+
+def test_a_snapshot_inside_the_callers_transaction_leaves_its_settings(shared: Small) -> None:
+    """The store's steps commit (a released savepoint inside the caller's transaction):
+    every setting they change for themselves (timeouts, planner and JIT settings of the
+    write and the roll-up) is the caller's again afterwards, the transaction still open."""
+    settings = (
+        "enable_hashjoin",
+        "enable_mergejoin",
+        "work_mem",
+        "jit",
+        "plan_cache_mode",
+        "lock_timeout",
+        "statement_timeout",
+        "extra_float_digits",
+    )
+    query = "SELECT " + ", ".join(f"current_setting('{s}')" for s in settings)
+    with (
+        psycopg.connect(shared.dsn(), autocommit=True) as target,
+        psycopg.connect(shared.dsn(STORE_DB)) as store,
+    ):
+        store.execute("SET work_mem = '3MB'")
+        store.commit()
+        store.execute("SELECT 1")  # the caller's transaction is open
+        before = store.execute(query).fetchone()
+        for _ in range(2):  # the first of a target also runs a roll-up
+            sync_history.snapshot(target, store=store, target=f"in-tx-{uuid.uuid4().hex[:6]}")
+        assert store.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert store.execute(query).fetchone() == before
+        store.rollback()

@@ -436,3 +436,32 @@ def _same(a: history.HistoryChanges, b: history.HistoryChanges) -> None:
     assert left.keys() == right.keys()
     for key, value in left.items():
         _close(value, right[key])
+
+
+def _roll_up_runs(conn: psycopg.Connection[Any]) -> int:
+    """How often the roll-up's first statement (rollup_plan) ran on the server."""
+    row = conn.execute(
+        "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+        " WHERE query LIKE %s AND query NOT LIKE %s",
+        ("%its id, its roll-up frontier (rolled_up_until)%", "%pg_stat_statements%"),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_snapshot_in_an_hour_already_rolled_up_runs_no_roll_up(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """The write step reads the target's frontier with the last snapshot's time: a
+    snapshot that closes no hour sends no roll-up transaction (it used to cost one
+    every snapshot)."""
+    name = f"due-{uuid.uuid4().hex[:8]}"
+    first = history.snapshot(conn, target=name)  # nothing rolled up yet: the run sets it
+    assert _frontier(conn, name) == _hour(first.captured_at)
+    before = _roll_up_runs(conn)
+    taken = [history.snapshot(conn, target=name) for _ in range(3)]
+    runs = _roll_up_runs(conn) - before
+    hours = {_hour(s.captured_at) for s in [first, *taken]}
+    # an hour that turned during the test closes once: one run for it
+    assert runs == len(hours) - 1, (runs, hours)
+    assert _frontier(conn, name) == _hour(taken[-1].captured_at)

@@ -131,3 +131,13 @@ def test_docs_list_every_check_and_threshold() -> None:
         line = next(ln for ln in text.splitlines() if ln.startswith(row))
         default = line.split(" | ")[2]
         assert float(default.split(" ")[0]) == t.default, t.name
+
+
+def test_the_guard_sets_the_health_checks_lock_timeout() -> None:
+    """The checks never wait long behind the application's locks: the guard's first
+    statement sets a lock timeout of at most LOCK_TIMEOUT_MS (also for its own catalog
+    reads), whatever the statement timeout."""
+    from pgstatkit._protocol import setup_query
+
+    assert setup_query(_health.health(timeout_ms=30_000)).params[3] == "2000ms"
+    assert setup_query(_health.health(timeout_ms=500)).params[3] == "500ms"

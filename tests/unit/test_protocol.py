@@ -6,6 +6,7 @@ the tests feed them canned ``Result`` objects, and the runners get a fake sessio
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -173,13 +174,16 @@ SETUP_COLUMNS = (
     "prev_statement_timeout",
     "prev_lock_timeout",
     "prev_search_path",
+    "setting_names",
+    "prev_settings",
     "statement_timeout",
     "lock_timeout",
     "read_only",
     "search_path",
 )
 SETUP_RESULT = Result(
-    SETUP_COLUMNS, [("0", "0", '"$user", public', "5000ms", "5000ms", "on", PINNED_SEARCH_PATH)]
+    SETUP_COLUMNS,
+    [("0", "0", '"$user", public', None, None, "5000ms", "5000ms", "on", PINNED_SEARCH_PATH)],
 )
 
 
@@ -191,11 +195,25 @@ def probe_result(
 
 def test_setup_query_parameters() -> None:
     query = setup_query(_operations.slow_queries(timeout_ms=250))
-    assert query.params == ("250ms", "on", PINNED_SEARCH_PATH)
+    # the lock timeout is the statement timeout unless the operation names its own
+    assert query.params == ("250ms", "on", PINNED_SEARCH_PATH, "250ms", None, None)
     assert "set_config('statement_timeout', $1, true)" in query.sql
-    assert "set_config('lock_timeout', $1, true)" in query.sql
+    assert "set_config('lock_timeout', $4, true)" in query.sql
     plan = setup_query(_operations.query_plan("SELECT 1", analyze=True))
-    assert plan.params == ("5000ms", None, None)
+    assert plan.params == ("5000ms", None, None, "5000ms", None, None)
+    own = dataclasses.replace(
+        _operations.slow_queries(timeout_ms=250),
+        lock_timeout_ms=20,
+        settings=(("jit", "off"), ("work_mem", "64MB")),
+    )
+    assert setup_query(own).params == (
+        "250ms",
+        "on",
+        PINNED_SEARCH_PATH,
+        "20ms",
+        ["jit", "work_mem"],
+        ["off", "64MB"],
+    )
 
 
 def test_setup_reads_no_catalog() -> None:
@@ -207,7 +225,12 @@ def test_setup_reads_no_catalog() -> None:
 
 
 def test_parse_setup() -> None:
-    assert parse_setup(SETUP_RESULT) == ("0", "0", '"$user", public')
+    assert parse_setup(SETUP_RESULT) == ("0", "0", '"$user", public', None, None)
+    with_settings = Result(
+        SETUP_COLUMNS,
+        [("0", "0", "p", ["jit"], ["on"], "5000ms", "5000ms", "on", PINNED_SEARCH_PATH)],
+    )
+    assert parse_setup(with_settings) == ("0", "0", "p", ["jit"], ["on"])
 
 
 def test_parse_probe() -> None:
@@ -221,8 +244,8 @@ def test_parse_probe() -> None:
 
 
 def test_restore_query() -> None:
-    query = restore_query(("30s", "1s", "app, public"))
-    assert query.params == ("30s", "1s", "app, public")
+    query = restore_query(("30s", "1s", "app, public", ["jit"], ["on"]))
+    assert query.params == ("30s", "1s", "app, public", ["jit"], ["on"])
     assert "set_config('lock_timeout', $2, true)" in query.sql
     assert "set_config('search_path', $3, true)" in query.sql
 
@@ -654,7 +677,7 @@ def test_run_sync_missing_extension() -> None:
 async def test_run_async_commit_restores_settings_in_transaction() -> None:
     when = dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)
     reset_sql = 'SELECT "public".pg_stat_statements_reset() AS stats_reset'
-    restore_sql = restore_query(("x", "y", "z")).sql
+    restore_sql = restore_query(("x", "y", "z", None, None)).sql
     session = FakeAsyncSession(
         {reset_sql: Result(("stats_reset",), [(when,)]), restore_sql: EMPTY},
         state=TxState.IN_TRANSACTION,

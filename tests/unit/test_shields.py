@@ -31,8 +31,14 @@ from pgstatkit._run import run_async, run_sync
 from pgstatkit._shield import AsyncShield, SyncShield
 
 SETUP = Result(
-    ("prev_statement_timeout", "prev_lock_timeout", "prev_search_path"),
-    [("0", "0", "public")],
+    (
+        "prev_statement_timeout",
+        "prev_lock_timeout",
+        "prev_search_path",
+        "setting_names",
+        "prev_settings",
+    ),
+    [("0", "0", "public", None, None)],
 )
 PROBE = Result(("pgss_version", "pgss_schema", "pgss_loaded"), [("1.11", "public", None)])
 ROW = Result(("x",), [(1,)])

@@ -127,17 +127,20 @@ def snapshot(
     lock_ms = _h.lock_timeout_ms(lock_timeout_ms)
     with open_sync(store if store is not None else conn) as store_session:
         if store is None:
-            taken = _snapshot(store_session, store_session, name, helper, timeout, lock_ms)
+            taken, due = _snapshot(store_session, store_session, name, helper, timeout, lock_ms)
         else:
             with open_sync(conn) as target_session:
-                taken = _snapshot(target_session, store_session, name, helper, timeout, lock_ms)
-        _roll_up_after(store_session, name, helper, timeout, lock_ms)
+                taken, due = _snapshot(
+                    target_session, store_session, name, helper, timeout, lock_ms
+                )
+        if due:
+            _roll_up_after(store_session, name, helper, timeout, lock_ms)
         return taken
 
 
 def _roll_up_after(store: SyncSession, name: str, schema: str, timeout: int, lock_ms: int) -> None:
-    """After a snapshot: the hours it closed into the roll-ups (one read when the
-    frontier is current). A failure leaves the snapshot written and is logged; the next
+    """After a snapshot that closed an hour (its write read the frontier): the closed
+    hours into the roll-ups. A failure leaves the snapshot written and is logged; the next
     snapshot tries again (changes() reads raw deltas wherever roll-ups are missing)."""
     op = _h.roll_up(
         schema=schema, target=name, buckets=_h.ROLL_UP_BUCKETS, timeout_ms=timeout, lock_ms=lock_ms
@@ -155,17 +158,18 @@ def _snapshot(
     schema: str,
     timeout: int,
     lock_ms: int,
-) -> Snapshot:
+) -> tuple[Snapshot, bool]:
+    """The snapshot, and whether a roll-up run is due after it."""
     prepared = run_sync(store, _h.prepare(schema, name, timeout, lock_ms))
     reading = run_sync(target, _h.read_target(prepared, timeout, lock_ms))
     written = run_sync(store, _h.write(schema, name, prepared, reading, timeout, lock_ms))
     if not (written.text_dbid or written.want_names):
-        return written.snapshot
+        return written.snapshot, written.roll_up_due
     # The snapshot is written; texts are a cache: if this part fails, the next snapshot
     # asks again for every moved statement without a text.
     texts = run_sync(target, _h.read_texts(written, timeout))
     count = run_sync(store, _h.write_texts(schema, written, texts, timeout, lock_ms))
-    return dataclasses.replace(written.snapshot, texts_read=count)
+    return dataclasses.replace(written.snapshot, texts_read=count), written.roll_up_due
 
 
 def changes(
